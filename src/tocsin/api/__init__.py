@@ -1,0 +1,1 @@
+"""REST API under /api/v1; the only layer that knows HTTP status codes."""

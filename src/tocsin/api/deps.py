@@ -1,0 +1,83 @@
+"""Typed dependencies: the database session, the clock, and the authenticated actor."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session, sessionmaker
+
+from tocsin.clock import Clock
+from tocsin.config import Settings
+from tocsin.domain.access import Scope, scope_allows
+from tocsin.errors import Forbidden, Unauthenticated
+from tocsin.services import tokens
+from tocsin.services.actor import Actor
+
+
+@dataclass(frozen=True)
+class AppState:
+    settings: Settings
+    clock: Clock
+    sessions: sessionmaker[Session]
+
+
+def app_state(request: Request) -> AppState:
+    state: AppState = request.app.state.tocsin
+    return state
+
+
+State = Annotated[AppState, Depends(app_state)]
+
+
+def db_session(state: State) -> Iterator[Session]:
+    """A session per request. Handlers commit before they answer, so a 2xx means
+    the change is durable; anything not committed is rolled back here."""
+    with state.sessions() as session:
+        yield session
+
+
+DbSession = Annotated[Session, Depends(db_session)]
+
+
+def clock(state: State) -> Clock:
+    return state.clock
+
+
+CurrentClock = Annotated[Clock, Depends(clock)]
+
+
+def _bearer(request: Request) -> str:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        raise Unauthenticated("send an API token as 'Authorization: Bearer <token>'")
+    return value.strip()
+
+
+def _authenticate(request: Request, session: Session, now_clock: Clock, needed: Scope) -> Actor:
+    actor = tokens.authenticate(session, _bearer(request), now_clock.now())
+    if not scope_allows(actor.scope, needed):
+        raise Forbidden(f"this needs a token with the {needed.value} scope; yours has {actor.scope.value}")
+    # authenticate() may have stamped last_used_at; that small write commits on its own.
+    session.commit()
+    return actor
+
+
+def reader(request: Request, session: DbSession, now_clock: CurrentClock) -> Actor:
+    return _authenticate(request, session, now_clock, Scope.READ)
+
+
+def writer(request: Request, session: DbSession, now_clock: CurrentClock) -> Actor:
+    return _authenticate(request, session, now_clock, Scope.WRITE)
+
+
+def admin(request: Request, session: DbSession, now_clock: CurrentClock) -> Actor:
+    return _authenticate(request, session, now_clock, Scope.ADMIN)
+
+
+Reader = Annotated[Actor, Depends(reader)]
+Writer = Annotated[Actor, Depends(writer)]
+Admin = Annotated[Actor, Depends(admin)]

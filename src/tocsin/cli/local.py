@@ -1,0 +1,119 @@
+"""Commands that work on the database directly: serve, migrate, token create."""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from typing import Annotated
+
+import typer
+import uvicorn
+from rich.console import Console
+from sqlalchemy.exc import IntegrityError
+
+from tocsin.app import create_app
+from tocsin.clock import from_env as clock_from_env
+from tocsin.config import Settings
+from tocsin.engine.response_targets import default_modules
+from tocsin.engine.runner import Runner
+from tocsin.errors import TocsinError
+from tocsin.observability import configure_logging
+from tocsin.services import bootstrap, tokens
+from tocsin.services.actor import Actor
+from tocsin.storage import migrate as migrations
+from tocsin.storage.db import make_engine, make_sessionmaker
+
+console = Console()
+err = Console(stderr=True)
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    err.print(f"[red]error:[/red] {message}", highlight=False)
+    return typer.Exit(code)
+
+
+def migrate() -> None:
+    """Create or upgrade the database schema and the shipped defaults."""
+    settings = Settings.from_env()
+    engine = make_engine(settings.database_url)
+    migrations.upgrade(engine)
+    with make_sessionmaker(engine)() as session:
+        bootstrap.ensure_defaults(session)
+        session.commit()
+    console.print(f"Database is up to date ({engine.url.render_as_string(hide_password=True)})")
+
+
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to listen on (TOCSIN_HOST)")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (TOCSIN_PORT)")] = None,
+) -> None:
+    """Run the API server and the engine."""
+    settings = Settings.from_env()
+    configure_logging(json=settings.log_json, level=settings.log_level)
+    clock = clock_from_env(dict(os.environ))
+    engine = make_engine(settings.database_url)
+    if migrations.pending(engine):
+        raise fail("the database schema is not up to date: run `tocsin migrate` first")
+    sessions = make_sessionmaker(engine)
+    with sessions() as session:
+        try:
+            started = bootstrap.first_start(session, clock.now(), settings.admin_email)
+            session.commit()
+        except IntegrityError:  # another process created the admin at the same moment
+            session.rollback()
+            started = None
+    if started is not None:
+        # Printed once, to the terminal, never to the logs.
+        console.print(
+            f"\n[bold]First start.[/bold] Created admin {started.admin_email}.\n"
+            f"Admin API token (shown once, store it now):\n\n  {started.token}\n\n"
+            f"  export TOCSIN_URL=http://{host or settings.host}:{port or settings.port}\n"
+            f"  export TOCSIN_TOKEN={started.token}\n",
+            highlight=False,
+            soft_wrap=True,
+        )
+        sys.stdout.flush()
+    runner = Runner(sessions, clock, default_modules(), holder=settings.instance_id)
+    thread = None
+    if settings.engine_enabled:
+        thread = threading.Thread(
+            target=runner.run_forever, args=(settings.engine_interval_s,), name="tocsin-engine", daemon=True
+        )
+        thread.start()
+    app = create_app(settings, clock, sessions)
+    server = uvicorn.Server(
+        uvicorn.Config(app, host=host or settings.host, port=port or settings.port, log_config=None, access_log=False)
+    )
+    try:
+        server.run()
+    finally:
+        # Graceful shutdown: finish the engine cycle in progress, then stop.
+        runner.stop()
+        if thread is not None:
+            thread.join(timeout=30)
+        engine.dispose()
+
+
+token_app = typer.Typer(help="API tokens (local: works on the database directly).", no_args_is_help=True)
+
+
+@token_app.command("create")
+def token_create(
+    user: Annotated[str, typer.Option(help="E-mail of the token's owner")],
+    name: Annotated[str, typer.Option(help="What the token is for")] = "cli",
+    scope: Annotated[str, typer.Option(help="read, write or admin")] = "write",
+) -> None:
+    """Create an API token and print it once."""
+    settings = Settings.from_env()
+    engine = make_engine(settings.database_url)
+    clock = clock_from_env(dict(os.environ))
+    with make_sessionmaker(engine)() as session:
+        try:
+            issued = tokens.create(
+                session, Actor.system("cli"), clock.now(), user_email=user, name=name, scope=scope
+            )
+        except TocsinError as exc:
+            raise fail(exc.message) from None
+        session.commit()
+    console.print(issued.secret, highlight=False, soft_wrap=True)

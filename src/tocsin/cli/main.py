@@ -1,0 +1,31 @@
+"""Entry point of the `tocsin` command."""
+
+from __future__ import annotations
+
+import typer
+
+from tocsin import __version__
+from tocsin.cli import declarative, local, remote
+
+app = typer.Typer(
+    name="tocsin",
+    help="Tocsin incident response. Local: serve, migrate, token, validate, apply. "
+    "Remote (TOCSIN_URL, TOCSIN_TOKEN or `tocsin login`): everything else.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.command()(local.serve)
+app.command()(local.migrate)
+app.add_typer(local.token_app, name="token")
+declarative.register(app)
+remote.register(app)
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    typer.echo(__version__)
+
+
+def main() -> None:
+    app()

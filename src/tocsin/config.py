@@ -1,0 +1,46 @@
+"""Server settings, read from the environment (`TOCSIN_*`)."""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def _default_instance() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = "sqlite:///./tocsin-data/tocsin.db"
+    host: str = "127.0.0.1"
+    port: int = 8080
+    # Ingest and API bodies above this are refused with 413 before they are parsed.
+    max_body_bytes: int = 1024 * 1024
+    admin_email: str = "admin@localhost"
+    log_json: bool = True
+    log_level: str = "info"
+    engine_enabled: bool = True
+    engine_interval_s: float = 5.0
+    instance_id: str = field(default_factory=_default_instance)
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        env = dict(os.environ) if env is None else env
+        defaults = cls()
+        data_dir = Path(env.get("TOCSIN_DATA_DIR", "./tocsin-data"))
+        url = env.get("TOCSIN_DATABASE_URL") or f"sqlite:///{data_dir / 'tocsin.db'}"
+        return cls(
+            database_url=url,
+            host=env.get("TOCSIN_HOST", defaults.host),
+            port=int(env.get("TOCSIN_PORT", defaults.port)),
+            max_body_bytes=int(env.get("TOCSIN_MAX_BODY_BYTES", defaults.max_body_bytes)),
+            admin_email=env.get("TOCSIN_ADMIN_EMAIL", defaults.admin_email),
+            log_json=env.get("TOCSIN_LOG_FORMAT", "json") == "json",
+            log_level=env.get("TOCSIN_LOG_LEVEL", defaults.log_level),
+            engine_enabled=env.get("TOCSIN_ENGINE", "on") != "off",
+            engine_interval_s=float(env.get("TOCSIN_ENGINE_INTERVAL", defaults.engine_interval_s)),
+            instance_id=env.get("TOCSIN_INSTANCE_ID") or _default_instance(),
+        )

@@ -1,0 +1,75 @@
+"""Severity schemes and the policy each level carries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+
+@dataclass(frozen=True)
+class SeverityPolicy:
+    """What a severity level promises. `None` means "no target"."""
+
+    ack_within: timedelta | None
+    resolve_within: timedelta | None
+    update_every: timedelta | None
+    watch_after_fix: timedelta | None
+
+
+@dataclass(frozen=True)
+class SeverityLevel:
+    name: str
+    rank: int  # 0 is the most severe
+    description: str
+    policy: SeverityPolicy
+
+
+@dataclass(frozen=True)
+class SeverityScheme:
+    name: str
+    levels: tuple[SeverityLevel, ...]
+
+    def level(self, name: str) -> SeverityLevel | None:
+        for level in self.levels:
+            if level.name == name:
+                return level
+        return None
+
+
+def _minutes(value: int | None) -> timedelta | None:
+    return None if value is None else timedelta(minutes=value)
+
+
+def _level(name: str, rank: int, description: str, ack: int | None, resolve: int | None,
+           update: int | None, watch: int | None) -> SeverityLevel:
+    return SeverityLevel(
+        name=name,
+        rank=rank,
+        description=description,
+        policy=SeverityPolicy(_minutes(ack), _minutes(resolve), _minutes(update), _minutes(watch)),
+    )
+
+
+# The targets the issue and common runbooks give; both schemes are editable in
+# the database and through config as code.
+P_SCHEME = SeverityScheme(
+    name="P",
+    levels=(
+        _level("P0", 0, "Critical: full outage or data loss", 5, 60, 15, 120),
+        _level("P1", 1, "High: major feature broken for many users", 15, 240, 30, 60),
+        _level("P2", 2, "Medium: degraded, workaround exists", 60, 24 * 60, 60, 30),
+        _level("P3", 3, "Low: minor, no customer impact", 4 * 60, 72 * 60, None, None),
+    ),
+)
+
+SEV_SCHEME = SeverityScheme(
+    name="SEV",
+    levels=(
+        _level("SEV1", 0, "Critical: outage or data loss", 5, 60, 15, 120),
+        _level("SEV2", 1, "Major: significant degradation", 15, 240, 30, 60),
+        _level("SEV3", 2, "Minor: limited impact", 60, 24 * 60, 60, 30),
+    ),
+)
+
+DEFAULT_SCHEMES = (P_SCHEME, SEV_SCHEME)
+DEFAULT_ACTIVE_SCHEME = P_SCHEME.name

@@ -1,0 +1,16 @@
+"""The kinds of entry an incident timeline holds."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class EntryKind(StrEnum):
+    DECLARED = "declared"
+    STATUS = "status"
+    SEVERITY = "severity"
+    ROLE = "role"
+    NOTE = "note"
+    UPDATE = "update"
+    FIELD = "field"  # title, impact, services
+    TARGET_MISSED = "target_missed"

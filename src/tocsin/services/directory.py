@@ -1,0 +1,132 @@
+"""Users, teams and services: the people and the things that break."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from tocsin.errors import Conflict, NotFound, ValidationFailed
+from tocsin.services import audit
+from tocsin.services.actor import Actor
+from tocsin.storage import models
+from tocsin.storage.repositories import directory as repo
+
+KEY_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,99}$")
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+$")
+USER_ROLES = ("viewer", "responder", "admin")
+
+
+def check_key(key: str, field: str) -> str:
+    if not KEY_RE.match(key):
+        raise ValidationFailed(
+            f"{key!r} is not a valid key: lowercase letters, digits, '.', '_' and '-', starting with a letter or digit",
+            field=field,
+        )
+    return key
+
+
+def create_user(
+    session: Session,
+    actor: Actor,
+    now: datetime,
+    *,
+    email: str,
+    name: str,
+    role: str = "responder",
+    time_zone: str = "UTC",
+    managed: bool = False,
+) -> models.User:
+    if not EMAIL_RE.match(email):
+        raise ValidationFailed(f"{email!r} is not an e-mail address", field="email")
+    if role not in USER_ROLES:
+        raise ValidationFailed(f"role must be one of {', '.join(USER_ROLES)}", field="role")
+    if repo.user_by_email(session, email) is not None:
+        raise Conflict(f"a user with e-mail {email!r} exists", field="email")
+    user = models.User(
+        email=email, name=name or email, role=role, time_zone=time_zone, active=True, managed=managed, created_at=now
+    )
+    session.add(user)
+    audit.record(session, actor, now, "create", "user", email, {"role": role})
+    session.flush()
+    return user
+
+
+def create_team(
+    session: Session,
+    actor: Actor,
+    now: datetime,
+    *,
+    key: str,
+    name: str,
+    description: str = "",
+    members: Sequence[str] = (),
+    managed: bool = False,
+) -> models.Team:
+    check_key(key, "key")
+    if repo.team_by_key(session, key) is not None:
+        raise Conflict(f"a team {key!r} exists", field="key")
+    team = models.Team(key=key, name=name or key, description=description, managed=managed, created_at=now)
+    team.members = [models.TeamMember(user=_user(session, email, "members")) for email in dict.fromkeys(members)]
+    session.add(team)
+    audit.record(session, actor, now, "create", "team", key)
+    session.flush()
+    return team
+
+
+def _user(session: Session, email: str, field: str) -> models.User:
+    user = repo.user_by_email(session, email)
+    if user is None:
+        raise ValidationFailed(f"unknown user {email!r}", field=field)
+    return user
+
+
+def create_service(
+    session: Session,
+    actor: Actor,
+    now: datetime,
+    *,
+    key: str,
+    name: str,
+    description: str = "",
+    team: str | None = None,
+    managed: bool = False,
+) -> models.Service:
+    check_key(key, "key")
+    if repo.service_by_key(session, key) is not None:
+        raise Conflict(f"a service {key!r} exists", field="key")
+    team_row = None
+    if team:
+        team_row = repo.team_by_key(session, team)
+        if team_row is None:
+            raise ValidationFailed(f"unknown team {team!r}", field="team")
+    service = models.Service(
+        key=key, name=name or key, description=description, team=team_row, managed=managed, created_at=now
+    )
+    session.add(service)
+    audit.record(session, actor, now, "create", "service", key)
+    session.flush()
+    return service
+
+
+def get_service(session: Session, key: str) -> models.Service:
+    service = repo.service_by_key(session, key)
+    if service is None:
+        raise NotFound(f"no service {key!r}", field="service")
+    return service
+
+
+def get_team(session: Session, key: str) -> models.Team:
+    team = repo.team_by_key(session, key)
+    if team is None:
+        raise NotFound(f"no team {key!r}", field="team")
+    return team
+
+
+def get_user(session: Session, email: str) -> models.User:
+    user = repo.user_by_email(session, email)
+    if user is None:
+        raise NotFound(f"no user {email!r}", field="user")
+    return user

@@ -1,0 +1,35 @@
+"""Writing timeline entries: every incident change goes through here."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from tocsin.domain.timeline import EntryKind
+from tocsin.services.actor import Actor
+from tocsin.storage import models
+
+
+def add(
+    session: Session,
+    incident: models.Incident,
+    actor: Actor,
+    now: datetime,
+    kind: EntryKind,
+    summary: str,
+    data: dict[str, Any] | None = None,
+) -> models.TimelineEntry:
+    entry = models.TimelineEntry(
+        incident_id=incident.id,
+        kind=kind.value,
+        at=now,
+        actor_id=actor.user_id,
+        actor_name=actor.name,
+        summary=summary,
+        data=data or {},
+    )
+    session.add(entry)
+    incident.updated_at = now
+    return entry

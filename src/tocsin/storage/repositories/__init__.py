@@ -1,0 +1,1 @@
+"""Every query lives here; services call these and never build SQL themselves."""

@@ -1,0 +1,47 @@
+"""Response-target rows and how the engine claims the due ones.
+
+A claim is the conditional `UPDATE … WHERE status = 'pending'` whose row count
+says whether this process won: on PostgreSQL a second process blocks on the
+row lock, re-checks the condition after the first commits and updates nothing;
+on SQLite writers are serialized anyway. `FOR UPDATE SKIP LOCKED` on
+PostgreSQL keeps two processes from queueing behind each other's rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from tocsin.storage.models import ResponseTarget
+
+
+def targets_for(session: Session, incident_id: int) -> Sequence[ResponseTarget]:
+    return session.scalars(
+        select(ResponseTarget).where(ResponseTarget.incident_id == incident_id).order_by(ResponseTarget.id)
+    ).all()
+
+
+def due_target_ids(session: Session, now: datetime, limit: int) -> list[int]:
+    query = (
+        select(ResponseTarget.id)
+        .where(ResponseTarget.status == "pending", ResponseTarget.due_at <= now)
+        .order_by(ResponseTarget.due_at, ResponseTarget.id)
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    return list(session.scalars(query))
+
+
+def claim_target(session: Session, target_id: int, status: str, now: datetime) -> bool:
+    """Settle a pending target; False when another process already did."""
+    result = session.execute(
+        update(ResponseTarget)
+        .where(ResponseTarget.id == target_id, ResponseTarget.status == "pending")
+        .values(status=status, settled_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]

@@ -1,0 +1,185 @@
+"""Shared fixtures: both databases, the frozen clock, personas, API clients, a real server.
+
+Every test that touches the database runs twice, on SQLite and on PostgreSQL.
+PostgreSQL comes from TOCSIN_TEST_PG_URL (scripts/test-postgres starts Debian's
+server and prints it). Without one, PostgreSQL runs are skipped locally and
+fail under CI=true, so a CI without its database cannot pass by skipping.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from tocsin.app import create_app
+from tocsin.clock import FrozenClock
+from tocsin.config import Settings
+from tocsin.services import bootstrap, directory, tokens
+from tocsin.services.actor import Actor
+from tocsin.storage import migrate
+from tocsin.storage.db import make_engine, make_sessionmaker
+from tocsin.storage.models import Base
+from tests.support.server import ServerProcess, start_server
+
+START = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+PG_URL = os.environ.get("TOCSIN_TEST_PG_URL", "")
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+BACKENDS = [b.strip() for b in os.environ.get("TOCSIN_TEST_BACKENDS", "sqlite,postgresql").split(",") if b.strip()]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "slow: starts server processes")
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One migrated SQLite file; each test gets a copy (faster than migrating per test)."""
+    path = tmp_path_factory.mktemp("template") / "tocsin.db"
+    engine = make_engine(f"sqlite:///{path}")
+    migrate.upgrade(engine)
+    with make_sessionmaker(engine)() as session:
+        bootstrap.ensure_defaults(session)
+        session.commit()
+    with engine.connect() as connection:
+        connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    engine.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_engine() -> Iterator[Engine]:
+    if not PG_URL:
+        message = "PostgreSQL tests need TOCSIN_TEST_PG_URL (run `make test`, which starts PostgreSQL)"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    engine = make_engine(PG_URL)
+    with engine.begin() as connection:
+        connection.execute(text("DROP SCHEMA public CASCADE"))
+        connection.execute(text("CREATE SCHEMA public"))
+    migrate.upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+def _reset_postgres(engine: Engine) -> None:
+    tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
+    with engine.begin() as connection:
+        connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    with make_sessionmaker(engine)() as session:
+        bootstrap.ensure_defaults(session)
+        session.commit()
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def db_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if backend == "sqlite":
+        template: Path = request.getfixturevalue("sqlite_template")
+        target = tmp_path / "tocsin.db"
+        shutil.copyfile(template, target)
+        return f"sqlite:///{target}"
+    engine: Engine = request.getfixturevalue("pg_engine")
+    _reset_postgres(engine)
+    return PG_URL
+
+
+@pytest.fixture
+def engine(db_url: str, backend: str, request: pytest.FixtureRequest) -> Iterator[Engine]:
+    if backend == "postgresql":
+        yield request.getfixturevalue("pg_engine")
+        return
+    created = make_engine(db_url)
+    yield created
+    created.dispose()
+
+
+@pytest.fixture
+def sessions(engine: Engine) -> sessionmaker[Session]:
+    return make_sessionmaker(engine)
+
+
+@pytest.fixture
+def session(sessions: sessionmaker[Session]) -> Iterator[Session]:
+    with sessions() as opened:
+        yield opened
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock(START)
+
+
+@dataclass(frozen=True)
+class Persona:
+    email: str
+    name: str
+    token: str
+    actor: Actor
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+@dataclass(frozen=True)
+class Personas:
+    """Alice administers Tocsin, Bob responds to incidents, Charlie only reads."""
+
+    alice: Persona
+    bob: Persona
+    charlie: Persona
+
+
+@pytest.fixture
+def personas(sessions: sessionmaker[Session], clock: FrozenClock) -> Personas:
+    system = Actor.system("tests")
+    made: dict[str, Persona] = {}
+    with sessions() as db:
+        for key, name, role, scope in (
+            ("alice", "Alice Admin", "admin", "admin"),
+            ("bob", "Bob Responder", "responder", "write"),
+            ("charlie", "Charlie Viewer", "viewer", "read"),
+        ):
+            email = f"{key}@example.com"
+            directory.create_user(db, system, clock.now(), email=email, name=name, role=role)
+            issued = tokens.create(db, system, clock.now(), user_email=email, name="tests", scope=scope)
+            actor = tokens.authenticate(db, issued.secret, clock.now())
+            made[key] = Persona(email, name, issued.secret, actor)
+        directory.create_team(db, system, clock.now(), key="platform", name="Platform", members=["alice@example.com", "bob@example.com"])
+        directory.create_service(db, system, clock.now(), key="api", name="Public API", team="platform")
+        directory.create_service(db, system, clock.now(), key="web", name="Web app", team="platform")
+        db.commit()
+    return Personas(**made)
+
+
+@pytest.fixture
+def settings(db_url: str) -> Settings:
+    return Settings(database_url=db_url, max_body_bytes=64 * 1024, engine_enabled=False)
+
+
+@pytest.fixture
+def client(settings: Settings, clock: FrozenClock, sessions: sessionmaker[Session]) -> Iterator[TestClient]:
+    """The app in-process: fast, shares the frozen clock with the test."""
+    with TestClient(create_app(settings, clock, sessions), raise_server_exceptions=True) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def server(db_url: str, tmp_path: Path) -> Iterator[ServerProcess]:
+    """A real `tocsin serve` process on this test's database, its clock in a file the test moves."""
+    with start_server(db_url, tmp_path, START) as process:
+        yield process

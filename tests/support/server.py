@@ -1,0 +1,105 @@
+"""Start real `tocsin serve` processes for tests, with a clock the test controls."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class ServerProcess:
+    url: str
+    clock_file: Path
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    now: datetime
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def advance(self, delta: timedelta) -> datetime:
+        self.now += delta
+        self.clock_file.write_text(self.now.isoformat())
+        return self.now
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self) -> int:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return int(self.process.returncode)
+
+
+def spawn(
+    db_url: str,
+    workdir: Path,
+    clock_file: Path,
+    now: datetime,
+    *,
+    name: str = "server",
+    env_extra: dict[str, str] | None = None,
+    wait: bool = True,
+) -> ServerProcess:
+    port = free_port()
+    log_path = workdir / f"{name}.log"
+    env = {
+        **os.environ,
+        "TOCSIN_DATABASE_URL": db_url,
+        "TOCSIN_PORT": str(port),
+        "TOCSIN_TEST_CLOCK_FILE": str(clock_file),
+        "TOCSIN_ENGINE_INTERVAL": "0.1",
+        "TOCSIN_INSTANCE_ID": name,
+        "TOCSIN_ADMIN_EMAIL": "root@example.com",
+        **(env_extra or {}),
+    }
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "tocsin", "serve"], env=env, stdout=log, stderr=subprocess.STDOUT, cwd=workdir
+        )
+    server = ServerProcess(f"http://127.0.0.1:{port}", clock_file, process, log_path, now)
+    if wait:
+        wait_ready(server)
+    return server
+
+
+def wait_ready(server: ServerProcess, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise RuntimeError(f"tocsin serve exited with {server.process.returncode}:\n{server.log()}")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(f"{server.url}/readyz", timeout=1).status_code == 200:
+                return
+        time.sleep(0.05)  # polling a process's start-up, not waiting on the clock
+    raise RuntimeError(f"tocsin serve did not become ready:\n{server.log()}")
+
+
+@contextlib.contextmanager
+def start_server(db_url: str, workdir: Path, now: datetime, **kwargs: object) -> Iterator[ServerProcess]:
+    clock_file = workdir / "clock"
+    clock_file.write_text(now.isoformat())
+    server = spawn(db_url, workdir, clock_file, now, **kwargs)  # type: ignore[arg-type]
+    try:
+        yield server
+    finally:
+        server.stop()
