@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,6 +21,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from tests.support.server import ServerProcess, start_server
 from tocsin.app import create_app
 from tocsin.clock import FrozenClock
 from tocsin.config import Settings
@@ -28,7 +30,6 @@ from tocsin.services.actor import Actor
 from tocsin.storage import migrate
 from tocsin.storage.db import make_engine, make_sessionmaker
 from tocsin.storage.models import Base
-from tests.support.server import ServerProcess, start_server
 
 START = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 PG_URL = os.environ.get("TOCSIN_TEST_PG_URL", "")
@@ -49,9 +50,11 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     with make_sessionmaker(engine)() as session:
         bootstrap.ensure_defaults(session)
         session.commit()
-    with engine.connect() as connection:
-        connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     engine.dispose()
+    # Fold the WAL into the main file so a plain file copy carries everything.
+    raw = sqlite3.connect(path)
+    raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    raw.close()
     return path
 
 
@@ -159,7 +162,9 @@ def personas(sessions: sessionmaker[Session], clock: FrozenClock) -> Personas:
             issued = tokens.create(db, system, clock.now(), user_email=email, name="tests", scope=scope)
             actor = tokens.authenticate(db, issued.secret, clock.now())
             made[key] = Persona(email, name, issued.secret, actor)
-        directory.create_team(db, system, clock.now(), key="platform", name="Platform", members=["alice@example.com", "bob@example.com"])
+        directory.create_team(
+            db, system, clock.now(), key="platform", name="Platform", members=["alice@example.com", "bob@example.com"]
+        )
         directory.create_service(db, system, clock.now(), key="api", name="Public API", team="platform")
         directory.create_service(db, system, clock.now(), key="web", name="Web app", team="platform")
         db.commit()

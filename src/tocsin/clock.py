@@ -68,5 +68,3 @@ class FileClock:
 def from_env(env: dict[str, str]) -> Clock:
     path = env.get("TOCSIN_TEST_CLOCK_FILE")
     return FileClock(path) if path else SystemClock()
-
-

@@ -8,9 +8,7 @@ import sys
 import structlog
 from prometheus_client import Counter, Histogram
 
-HTTP_REQUESTS = Counter(
-    "tocsin_http_requests_total", "HTTP requests answered", ["method", "route", "status"]
-)
+HTTP_REQUESTS = Counter("tocsin_http_requests_total", "HTTP requests answered", ["method", "route", "status"])
 HTTP_LATENCY = Histogram("tocsin_http_request_seconds", "HTTP request latency", ["method", "route"])
 ENGINE_CYCLES = Counter("tocsin_engine_cycles_total", "Engine cycles run")
 ENGINE_WORK = Counter("tocsin_engine_items_total", "Items handled by engine modules", ["module"])

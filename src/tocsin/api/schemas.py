@@ -107,7 +107,11 @@ class IncidentOut(BaseModel):
     def of(cls, incident: models.Incident, targets: list[models.ResponseTarget] | None = None) -> IncidentOut:
         history = [
             RoleHolder(
-                role=a.role_key, user=a.user.email, name=a.user.name, assigned_at=a.assigned_at, released_at=a.released_at
+                role=a.role_key,
+                user=a.user.email,
+                name=a.user.name,
+                assigned_at=a.assigned_at,
+                released_at=a.released_at,
             )
             for a in incident.roles
         ]
@@ -189,7 +193,10 @@ class TeamOut(BaseModel):
     @classmethod
     def of(cls, team: models.Team) -> TeamOut:
         return cls(
-            id=team.id, key=team.key, name=team.name, description=team.description,
+            id=team.id,
+            key=team.key,
+            name=team.name,
+            description=team.description,
             members=[m.user.email for m in team.members],
         )
 
@@ -212,8 +219,12 @@ class ServiceOut(BaseModel):
     @classmethod
     def of(cls, service: models.Service) -> ServiceOut:
         return cls(
-            id=service.id, key=service.key, name=service.name, description=service.description,
-            team=service.team.key if service.team else None, archived=service.archived_at is not None,
+            id=service.id,
+            key=service.key,
+            name=service.name,
+            description=service.description,
+            team=service.team.key if service.team else None,
+            archived=service.archived_at is not None,
         )
 
 
@@ -239,8 +250,12 @@ class SchemeOut(BaseModel):
             active=scheme.active,
             levels=[
                 LevelOut(
-                    name=lv.name, rank=lv.rank, description=lv.description, ack_within_s=lv.ack_within_s,
-                    resolve_within_s=lv.resolve_within_s, update_every_s=lv.update_every_s,
+                    name=lv.name,
+                    rank=lv.rank,
+                    description=lv.description,
+                    ack_within_s=lv.ack_within_s,
+                    resolve_within_s=lv.resolve_within_s,
+                    update_every_s=lv.update_every_s,
                     watch_after_fix_s=lv.watch_after_fix_s,
                 )
                 for lv in scheme.levels
@@ -278,8 +293,14 @@ class TokenOut(BaseModel):
     @classmethod
     def of(cls, token: models.ApiToken) -> TokenOut:
         return cls(
-            id=token.id, user=token.user.email, name=token.name, prefix=token.prefix, scope=token.scope,
-            created_at=token.created_at, last_used_at=token.last_used_at, expires_at=token.expires_at,
+            id=token.id,
+            user=token.user.email,
+            name=token.name,
+            prefix=token.prefix,
+            scope=token.scope,
+            created_at=token.created_at,
+            last_used_at=token.last_used_at,
+            expires_at=token.expires_at,
             revoked=token.revoked_at is not None,
         )
 

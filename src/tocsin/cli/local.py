@@ -110,9 +110,7 @@ def token_create(
     clock = clock_from_env(dict(os.environ))
     with make_sessionmaker(engine)() as session:
         try:
-            issued = tokens.create(
-                session, Actor.system("cli"), clock.now(), user_email=user, name=name, scope=scope
-            )
+            issued = tokens.create(session, Actor.system("cli"), clock.now(), user_email=user, name=name, scope=scope)
         except TocsinError as exc:
             raise fail(exc.message) from None
         session.commit()

@@ -40,8 +40,9 @@ def _minutes(value: int | None) -> timedelta | None:
     return None if value is None else timedelta(minutes=value)
 
 
-def _level(name: str, rank: int, description: str, ack: int | None, resolve: int | None,
-           update: int | None, watch: int | None) -> SeverityLevel:
+def _level(
+    name: str, rank: int, description: str, ack: int | None, resolve: int | None, update: int | None, watch: int | None
+) -> SeverityLevel:
     return SeverityLevel(
         name=name,
         rank=rank,

@@ -133,7 +133,9 @@ def change_status(
     if reason is not None:
         raise InvalidTransition(f"{incident.human_id}: {reason}", field="status")
 
-    reopened = current in (IncidentStatus.RESOLVED, IncidentStatus.MONITORING) and target == IncidentStatus.INVESTIGATING
+    reopened = (
+        current in (IncidentStatus.RESOLVED, IncidentStatus.MONITORING) and target == IncidentStatus.INVESTIGATING
+    )
     incident.status = target.value
     if target not in (IncidentStatus.TRIGGERED, IncidentStatus.CANCELED) and incident.acknowledged_at is None:
         incident.acknowledged_at = now
@@ -208,7 +210,9 @@ def assign_role(
     return incident
 
 
-def add_note(session: Session, actor: Actor, now: datetime, incident: models.Incident, text: str) -> models.TimelineEntry:
+def add_note(
+    session: Session, actor: Actor, now: datetime, incident: models.Incident, text: str
+) -> models.TimelineEntry:
     text = text.strip()
     if not text:
         raise ValidationFailed("a note needs text", field="text")

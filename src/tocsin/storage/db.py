@@ -13,9 +13,9 @@ from sqlalchemy.orm import Session, sessionmaker
 def normalize_url(url: str) -> str:
     """Accept the URLs people paste (`postgresql://`, `postgres://`) and pick our drivers."""
     if url.startswith("postgres://"):
-        url = "postgresql://" + url[len("postgres://"):]
+        url = "postgresql://" + url[len("postgres://") :]
     if url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
     return url
 
 

@@ -111,7 +111,9 @@ def change_status(ref: str, body: ChangeStatus, actor: Writer, session: DbSessio
     return _out(session, incident.id)
 
 
-def _move(ref: str, status: IncidentStatus, note: str | None, actor: Writer, session: Session, clock: CurrentClock) -> IncidentOut:
+def _move(
+    ref: str, status: IncidentStatus, note: str | None, actor: Writer, session: Session, clock: CurrentClock
+) -> IncidentOut:
     incident = incidents.get(session, ref)
     incidents.change_status(session, actor, clock.now(), incident, status.value, note)
     session.commit()

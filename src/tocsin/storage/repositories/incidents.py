@@ -17,16 +17,20 @@ def next_sequence(session: Session, day: date) -> int:
     """Atomically bump and return the day's counter (an upsert, so two writers never share a number)."""
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(IncidentSequence).values(day=day.isoformat(), last_value=1)
-    statement = statement.on_conflict_do_update(
-        index_elements=[IncidentSequence.day],
-        set_={"last_value": IncidentSequence.last_value + 1},
-    ).returning(IncidentSequence.last_value)
+    statement = (
+        insert(IncidentSequence)
+        .values(day=day.isoformat(), last_value=1)
+        .on_conflict_do_update(
+            index_elements=[IncidentSequence.day],
+            set_={"last_value": IncidentSequence.last_value + 1},
+        )
+        .returning(IncidentSequence.last_value)
+    )
     value = session.execute(statement).scalar_one()
     return int(value)
 
 
-def _with_details(query: Select[tuple[Incident]]) -> Select[tuple[Incident]]:
+def _with_details(query: Select[Incident]) -> Select[Incident]:
     return query.options(
         selectinload(Incident.services),
         selectinload(Incident.roles).selectinload(RoleAssignment.user),

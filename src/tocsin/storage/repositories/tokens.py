@@ -11,9 +11,7 @@ from tocsin.storage.models import ApiToken
 
 
 def token_by_hash(session: Session, token_hash: str) -> ApiToken | None:
-    return session.scalar(
-        select(ApiToken).options(joinedload(ApiToken.user)).where(ApiToken.token_hash == token_hash)
-    )
+    return session.scalar(select(ApiToken).options(joinedload(ApiToken.user)).where(ApiToken.token_hash == token_hash))
 
 
 def list_tokens(session: Session, user_id: int | None = None) -> Sequence[ApiToken]:
