@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 
 import structlog
 from fastapi import FastAPI, Request, Response
@@ -18,6 +20,7 @@ from tocsin.api.deps import AppState
 from tocsin.api.routes import directory, incidents, operations, tokens
 from tocsin.clock import Clock
 from tocsin.config import Settings
+from tocsin.engine.runner import Runner
 from tocsin.observability import HTTP_LATENCY, HTTP_REQUESTS
 
 log = structlog.get_logger("tocsin.http")
@@ -26,8 +29,10 @@ log = structlog.get_logger("tocsin.http")
 class BodyLimit:
     """Refuse bodies over the limit with 413 before any handler reads them.
 
-    Checks Content-Length up front and counts chunked bodies as they stream, so
-    a client cannot get around the limit by leaving the header out.
+    A declared Content-Length is checked up front. A body without one (chunked)
+    is read here, up to the limit, and replayed to the app: handlers never see
+    half of an oversized body, and the limit cannot be dodged by leaving the
+    header out.
     """
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
@@ -38,25 +43,43 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        for name, value in scope.get("headers", []):
-            if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
+        headers = dict(scope.get("headers", []))
+        length = headers.get(b"content-length")
+        if length is not None:
+            if length.isdigit() and int(length) > self.max_bytes:
                 await self._refuse(send)
                 return
-        seen = 0
-
-        async def limited_receive() -> Message:
-            nonlocal seen
+            await self.app(scope, receive, send)
+            return
+        if headers.get(b"transfer-encoding") is None:
+            await self.app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        size = 0
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
-                    raise _TooLarge
-            return message
+            if message["type"] != "http.request":
+                await self.app(scope, receive, send)  # the client went away; let the app see it
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_bytes:
+                await self._refuse(send)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        replayed = False
 
-        try:
-            await self.app(scope, limited_receive, send)
-        except _TooLarge:
-            await self._refuse(send)
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
 
     async def _refuse(self, send: Send) -> None:
         response = problems.problem(
@@ -66,12 +89,26 @@ class BodyLimit:
         await send({"type": "http.response.body", "body": response.body})
 
 
-class _TooLarge(Exception):
-    pass
+def create_app(
+    settings: Settings, clock: Clock, sessions: sessionmaker[Session], runner: Runner | None = None
+) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # The engine lives as long as the server: uvicorn runs the shutdown half on
+        # SIGTERM/SIGINT, so the cycle in progress finishes before the process exits.
+        thread = None
+        if runner is not None:
+            thread = threading.Thread(
+                target=runner.run_forever, args=(settings.engine_interval_s,), name="tocsin-engine", daemon=True
+            )
+            thread.start()
+        yield
+        if runner is not None and thread is not None:
+            runner.stop()
+            thread.join(timeout=30)
 
-
-def create_app(settings: Settings, clock: Clock, sessions: sessionmaker[Session]) -> FastAPI:
     app = FastAPI(
+        lifespan=lifespan,
         title="Tocsin",
         version=__version__,
         description="Self-hosted incident response. Authenticate with `Authorization: Bearer <token>`.",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import sys
-import threading
 from typing import Annotated
 
 import typer
@@ -75,24 +74,11 @@ def serve(
         )
         sys.stdout.flush()
     runner = Runner(sessions, clock, default_modules(), holder=settings.instance_id)
-    thread = None
-    if settings.engine_enabled:
-        thread = threading.Thread(
-            target=runner.run_forever, args=(settings.engine_interval_s,), name="tocsin-engine", daemon=True
-        )
-        thread.start()
-    app = create_app(settings, clock, sessions)
+    app = create_app(settings, clock, sessions, runner if settings.engine_enabled else None)
     server = uvicorn.Server(
         uvicorn.Config(app, host=host or settings.host, port=port or settings.port, log_config=None, access_log=False)
     )
-    try:
-        server.run()
-    finally:
-        # Graceful shutdown: finish the engine cycle in progress, then stop.
-        runner.stop()
-        if thread is not None:
-            thread.join(timeout=30)
-        engine.dispose()
+    server.run()
 
 
 token_app = typer.Typer(help="API tokens (local: works on the database directly).", no_args_is_help=True)
