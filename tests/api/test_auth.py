@@ -19,9 +19,7 @@ def test_an_unknown_token_is_401(client: TestClient, personas: Personas) -> None
 
 
 def test_a_read_token_cannot_write(client: TestClient, personas: Personas) -> None:
-    answer = client.post(
-        "/api/v1/incidents", json={"title": "x", "severity": "P1"}, headers=personas.charlie.headers
-    )
+    answer = client.post("/api/v1/incidents", json={"title": "x", "severity": "P1"}, headers=personas.charlie.headers)
     assert answer.status_code == 403
     assert answer.json()["detail"] == "this needs a token with the write scope; yours has read"
     assert client.get("/api/v1/incidents", headers=personas.charlie.headers).status_code == 200
@@ -30,9 +28,7 @@ def test_a_read_token_cannot_write(client: TestClient, personas: Personas) -> No
 def test_only_admins_manage_tokens_and_users(client: TestClient, personas: Personas) -> None:
     assert client.get("/api/v1/tokens", headers=personas.bob.headers).status_code == 403
     assert (
-        client.post(
-            "/api/v1/users", json={"email": "dave@example.com"}, headers=personas.bob.headers
-        ).status_code
+        client.post("/api/v1/users", json={"email": "dave@example.com"}, headers=personas.bob.headers).status_code
         == 403
     )
     created = client.post(
@@ -62,7 +58,9 @@ def test_a_token_is_shown_once_stored_hashed_and_revocable(client: TestClient, p
 
 def test_token_scope_must_be_known(client: TestClient, personas: Personas) -> None:
     answer = client.post(
-        "/api/v1/tokens", json={"user": personas.bob.email, "name": "x", "scope": "root"}, headers=personas.alice.headers
+        "/api/v1/tokens",
+        json={"user": personas.bob.email, "name": "x", "scope": "root"},
+        headers=personas.alice.headers,
     )
     assert answer.status_code == 422
     assert answer.json()["field"] == "scope"

@@ -45,9 +45,7 @@ def test_a_responder_runs_an_incident_from_declaration_to_resolution(
     note = client.post(f"/api/v1/incidents/{ref}/notes", json={"text": "Bad deploy 1432"}, headers=bob)
     assert note.status_code == 201
     assert note.json()["kind"] == "note"
-    update = client.post(
-        f"/api/v1/incidents/{ref}/updates", json={"text": "Rolling back", "public": True}, headers=bob
-    )
+    update = client.post(f"/api/v1/incidents/{ref}/updates", json={"text": "Rolling back", "public": True}, headers=bob)
     assert update.json()["data"] == {"public": True}
     clock.advance(timedelta(minutes=20))
     resolved = client.post(f"/api/v1/incidents/{ref}/resolve", json={"note": "rolled back"}, headers=bob).json()

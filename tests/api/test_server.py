@@ -57,7 +57,10 @@ def test_logs_are_json_lines_without_secrets(server: ServerProcess) -> None:
     httpx.get(f"{server.url}/api/v1/incidents", headers={"Authorization": "Bearer tcn_wrong"})
     server.stop()
     request_lines = [json.loads(line) for line in server.log().splitlines() if line.startswith('{"method"')]
-    assert [(r["path"], r["status"]) for r in request_lines[-2:]] == [("/api/v1/incidents", 200), ("/api/v1/incidents", 401)]
+    assert [(r["path"], r["status"]) for r in request_lines[-2:]] == [
+        ("/api/v1/incidents", 200),
+        ("/api/v1/incidents", 401),
+    ]
     log_lines = [line for line in server.log().splitlines() if line.startswith("{")]
     assert log_lines
     assert not any(token in line or "tcn_wrong" in line for line in log_lines)

@@ -32,7 +32,9 @@ def test_it_refuses_moving_back_with_the_reason() -> None:
 
 def test_a_resolved_incident_can_be_reopened_but_not_canceled() -> None:
     assert can_transition(IncidentStatus.RESOLVED, IncidentStatus.INVESTIGATING)
-    assert transition_error(IncidentStatus.RESOLVED, IncidentStatus.CANCELED) == "a resolved incident cannot be canceled"
+    assert (
+        transition_error(IncidentStatus.RESOLVED, IncidentStatus.CANCELED) == "a resolved incident cannot be canceled"
+    )
 
 
 def test_a_canceled_incident_is_final() -> None:
@@ -41,11 +43,15 @@ def test_a_canceled_incident_is_final() -> None:
 
 
 def test_staying_put_is_not_a_move() -> None:
-    assert transition_error(IncidentStatus.MITIGATING, IncidentStatus.MITIGATING) == "the incident is already mitigating"
+    assert (
+        transition_error(IncidentStatus.MITIGATING, IncidentStatus.MITIGATING) == "the incident is already mitigating"
+    )
 
 
 @given(statuses, statuses)
-def test_every_refusal_has_a_reason_and_every_allowed_move_none(current: IncidentStatus, target: IncidentStatus) -> None:
+def test_every_refusal_has_a_reason_and_every_allowed_move_none(
+    current: IncidentStatus, target: IncidentStatus
+) -> None:
     reason = transition_error(current, target)
     assert (reason is None) == can_transition(current, target)
     if reason is not None:

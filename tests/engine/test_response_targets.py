@@ -76,7 +76,9 @@ def test_an_incident_acknowledged_in_time_records_no_breach(
     incident_id = declare(sessions, personas, clock)
     clock.advance(timedelta(minutes=10))
     with sessions() as db:
-        incidents.change_status(db, personas.bob.actor, clock.now(), incidents.get(db, str(incident_id)), "acknowledged")
+        incidents.change_status(
+            db, personas.bob.actor, clock.now(), incidents.get(db, str(incident_id)), "acknowledged"
+        )
         db.commit()
     clock.advance(timedelta(minutes=10))
     runner(sessions, clock).cycle()
@@ -151,9 +153,7 @@ def test_two_claimers_racing_record_each_breach_exactly_once(
         assert len(missed(session, incident_id)) == 1
 
 
-def test_two_serve_processes_record_each_breach_exactly_once(
-    db_url: str, personas: Personas, tmp_path: Path
-) -> None:
+def test_two_serve_processes_record_each_breach_exactly_once(db_url: str, personas: Personas, tmp_path: Path) -> None:
     clock_file = tmp_path / "clock"
     clock_file.write_text(START.isoformat())
     servers = [spawn(db_url, tmp_path, clock_file, START, name=f"serve-{n}") for n in (1, 2)]

@@ -55,7 +55,9 @@ def test_declaring_records_who_and_what_on_the_timeline(
     assert targets == {"acknowledge": clock.now() + timedelta(minutes=15), "resolve": clock.now() + timedelta(hours=4)}
 
 
-def test_an_unknown_severity_names_the_field_and_the_levels(session: Session, personas: Personas, clock: FrozenClock) -> None:
+def test_an_unknown_severity_names_the_field_and_the_levels(
+    session: Session, personas: Personas, clock: FrozenClock
+) -> None:
     with pytest.raises(ValidationFailed) as caught:
         incidents.declare(session, personas.bob.actor, clock.now(), title="x", severity="SEV1")
     assert caught.value.field == "severity"
@@ -188,9 +190,7 @@ def test_lowering_to_a_level_without_targets_cancels_them(
     assert statuses == {"acknowledge": "canceled", "resolve": "pending"}
 
 
-def test_notes_updates_and_edits_land_on_the_timeline(
-    session: Session, personas: Personas, clock: FrozenClock
-) -> None:
+def test_notes_updates_and_edits_land_on_the_timeline(session: Session, personas: Personas, clock: FrozenClock) -> None:
     incident = incidents.get(session, str(declare(session, personas, clock)))
     incidents.add_note(session, personas.bob.actor, clock.now(), incident, "Rolled back deploy 1432")
     incidents.post_update(session, personas.bob.actor, clock.now(), incident, "We are investigating", public=True)

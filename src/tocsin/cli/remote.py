@@ -1,9 +1,407 @@
-"""Commands that talk to a Tocsin server over HTTP."""
+"""Commands that talk to a Tocsin server over HTTP, the way `gh` talks to GitHub.
+
+The server and token come from TOCSIN_URL / TOCSIN_TOKEN or from `tocsin login`
+(see `tocsin.cli.client`). Every listing and `show` takes `--json`, which
+prints the server's answer unchanged on stdout and nothing else.
+
+Exit codes, for scripts:
+
+    0  done
+    1  the server refused (not found, invalid move, missing scope …); the reason is on stderr
+    2  usage or configuration: bad arguments, no server or token configured
+    3  the server cannot be reached
+    4  the token was refused (unknown, revoked, expired): log in again
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any
+
 import typer
+
+from tocsin.cli import output
+from tocsin.cli.client import (
+    EXIT_CONFIG,
+    Client,
+    CliError,
+    Json,
+    Login,
+    config_path,
+    forget,
+    normalize_url,
+    resolve_login,
+    segment,
+    store,
+)
+
+AsJson = Annotated[bool, typer.Option("--json", help="Print the server's JSON answer instead of a table")]
+Ref = Annotated[str, typer.Argument(help="Incident id: INC-2026-11-23-001 or its number")]
+Note = Annotated[str | None, typer.Option("--note", "-m", help="Why, for the timeline")]
+
+incident_app = typer.Typer(help="Declare incidents and move them through the response.", no_args_is_help=True)
+service_app = typer.Typer(help="Services: the things that can break.", no_args_is_help=True)
+team_app = typer.Typer(help="Teams.", no_args_is_help=True)
+user_app = typer.Typer(help="Users.", no_args_is_help=True)
+severity_app = typer.Typer(help="Severity schemes and their response targets.", no_args_is_help=True)
+role_app = typer.Typer(help="Incident roles.", no_args_is_help=True)
+
+
+def _fail(message: str, code: int) -> typer.Exit:
+    output.error(message)
+    return typer.Exit(code)
+
+
+@contextmanager
+def _reporting() -> Iterator[None]:
+    try:
+        yield
+    except CliError as exc:
+        raise _fail(exc.message, exc.exit_code) from None
+
+
+@contextmanager
+def _server() -> Iterator[Client]:
+    """The configured server; any failure inside becomes one line on stderr and an exit code."""
+    with _reporting(), Client(resolve_login()) as api:
+        yield api
+
+
+def _incident_path(ref: str, action: str = "") -> str:
+    return f"/api/v1/incidents/{segment(ref.strip())}" + (f"/{action}" if action else "")
+
+
+def _note_body(note: str | None) -> Json:
+    return {"note": note} if note else {}
+
+
+# ---- login -----------------------------------------------------------------
+
+
+def login(
+    url: Annotated[str, typer.Option(envvar="TOCSIN_URL", prompt="Tocsin URL", help="e.g. http://127.0.0.1:8080")],
+    token: Annotated[
+        str,
+        typer.Option(
+            envvar="TOCSIN_TOKEN",
+            prompt="API token",
+            hide_input=True,
+            help="An API token (`tocsin token create`); prompted for, unseen, when left out",
+        ),
+    ],
+) -> None:
+    """Check a server URL and token, then remember them for later commands."""
+    with _reporting():
+        credentials = Login(normalize_url(url), token.strip())
+        with Client(credentials) as api:
+            me: Json = api.get("/api/v1/me")
+        path = config_path()
+        try:
+            store(credentials, path)
+        except OSError as exc:
+            raise _fail(f"cannot write {path}: {exc}", EXIT_CONFIG) from None
+    output.say(f"Logged in to {credentials.url} as {_identity(me)}. Saved to {path}.")
+
+
+def logout() -> None:
+    """Forget the stored server URL and token."""
+    path = config_path()
+    try:
+        removed = forget(path)
+    except OSError as exc:
+        raise _fail(f"cannot remove {path}: {exc}", EXIT_CONFIG) from None
+    output.say(f"Removed {path}." if removed else "Not logged in; nothing to remove.")
+
+
+def _identity(me: Json) -> str:
+    user = me.get("user")
+    who = f"{user['name']} <{user['email']}>" if user else me["actor"]
+    return f"{who} ({me['scope']} scope)"
+
+
+def whoami(as_json: AsJson = False) -> None:
+    """Show who the configured token belongs to."""
+    with _server() as api:
+        me: Json = api.get("/api/v1/me")
+    if as_json:
+        output.print_json(me)
+        return
+    output.say(f"{_identity(me)} on {api.url}")
+
+
+# ---- incidents -------------------------------------------------------------
+
+
+@incident_app.command("declare")
+def declare(
+    title: Annotated[str, typer.Option("--title", "-t", help="What is broken, as users see it")],
+    severity: Annotated[str, typer.Option("--severity", "-s", help="A level of the active scheme, e.g. P1")],
+    services: Annotated[
+        list[str] | None, typer.Option("--service", help="Affected service key; repeat for several")
+    ] = None,
+    impact: Annotated[str, typer.Option(help="Who is affected and how")] = "",
+    drill: Annotated[bool, typer.Option("--drill", help="A practice run: recorded, kept apart from real ones")] = False,
+    commander: Annotated[str | None, typer.Option(help="E-mail of the incident commander")] = None,
+    as_json: AsJson = False,
+) -> None:
+    """Declare an incident and print its id."""
+    body: Json = {"title": title, "severity": severity, "services": services or [], "impact": impact, "drill": drill}
+    if commander:
+        body["commander"] = commander
+    with _server() as api:
+        incident: Json = api.post("/api/v1/incidents", body)
+    if as_json:
+        output.print_json(incident)
+        return
+    output.say(f"Declared {incident['human_id']}")
+    output.show_incident(incident, output.now())
+
+
+@incident_app.command("list")
+def list_incidents(
+    status: Annotated[
+        str, typer.Option(help="open, closed, all, or statuses separated by commas (e.g. triggered,acknowledged)")
+    ] = "open",
+    severity: Annotated[str | None, typer.Option(help="Only this severity level")] = None,
+    service: Annotated[str | None, typer.Option(help="Only incidents affecting this service")] = None,
+    drill: Annotated[bool | None, typer.Option("--drill/--no-drill", help="Only drills, or no drills")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=500)] = 50,
+    offset: Annotated[int, typer.Option(min=0)] = 0,
+    as_json: AsJson = False,
+) -> None:
+    """List incidents, newest first; open ones unless told otherwise."""
+    params: dict[str, Any] = {"status": status, "severity": severity, "service": service, "limit": limit}
+    params.update(offset=offset, drill=None if drill is None else str(drill).lower())
+    with _server() as api:
+        page: Json = api.get("/api/v1/incidents", **params)
+    if as_json:
+        output.print_json(page)
+        return
+    output.incident_table(page, output.now())
+
+
+@incident_app.command("show")
+def show(ref: Ref, as_json: AsJson = False) -> None:
+    """Show an incident: status, times, roles and response targets."""
+    with _server() as api:
+        incident: Json = api.get(_incident_path(ref))
+    if as_json:
+        output.print_json(incident)
+        return
+    output.show_incident(incident, output.now())
+
+
+def _moved(incident: Json, as_json: bool, message: str) -> None:
+    if as_json:
+        output.print_json(incident)
+    else:
+        output.say(message)
+
+
+@incident_app.command("ack")
+def ack(ref: Ref, note: Note = None, as_json: AsJson = False) -> None:
+    """Acknowledge an incident: someone is on it (stops the paging)."""
+    with _server() as api:
+        incident: Json = api.post(_incident_path(ref, "acknowledge"), _note_body(note))
+    _moved(incident, as_json, f"Acknowledged {incident['human_id']}.")
+
+
+@incident_app.command("status")
+def change_status(
+    ref: Ref,
+    status: Annotated[
+        str, typer.Argument(help="acknowledged, investigating, identified, mitigating, monitoring, resolved, canceled")
+    ],
+    note: Note = None,
+    as_json: AsJson = False,
+) -> None:
+    """Move an incident to another status."""
+    with _server() as api:
+        incident: Json = api.post(_incident_path(ref, "status"), {"status": status.strip().lower(), "note": note})
+    _moved(incident, as_json, f"{incident['human_id']} is now {incident['status']}.")
+
+
+@incident_app.command("assign")
+def assign(
+    ref: Ref,
+    role: Annotated[str, typer.Option(help="Role key, e.g. commander (see `tocsin role list`)")],
+    user: Annotated[str, typer.Option(help="E-mail of the user taking the role")],
+    as_json: AsJson = False,
+) -> None:
+    """Give an incident role to someone; the previous holder hands over."""
+    with _server() as api:
+        incident: Json = api.post(_incident_path(ref, "roles"), {"role": role, "user": user})
+    holder = incident["roles"].get(role, {"name": user, "user": user})
+    _moved(incident, as_json, f"{holder['name']} <{holder['user']}> is now {role} of {incident['human_id']}.")
+
+
+@incident_app.command("note")
+def note(ref: Ref, text: Annotated[str, typer.Argument(help="The note")], as_json: AsJson = False) -> None:
+    """Add a note to the timeline (for the responders, never public)."""
+    with _server() as api:
+        entry: Json = api.post(_incident_path(ref, "notes"), {"text": text})
+    _moved(entry, as_json, f"Noted on {ref} at {output.when(entry['at'])}.")
+
+
+@incident_app.command("update")
+def update(
+    ref: Ref,
+    text: Annotated[str, typer.Argument(help="The status update")],
+    public: Annotated[bool, typer.Option("--public", help="Also for the public status page")] = False,
+    as_json: AsJson = False,
+) -> None:
+    """Post a status update for stakeholders."""
+    with _server() as api:
+        entry: Json = api.post(_incident_path(ref, "updates"), {"text": text, "public": public})
+    audience = "public update" if public else "update"
+    _moved(entry, as_json, f"Posted {audience} on {ref} at {output.when(entry['at'])}.")
+
+
+@incident_app.command("severity")
+def change_severity(
+    ref: Ref,
+    level: Annotated[str, typer.Argument(help="The new severity level, e.g. P0")],
+    reason: Annotated[str | None, typer.Option("--reason", "-m", help="Why, for the timeline")] = None,
+    as_json: AsJson = False,
+) -> None:
+    """Raise or lower an incident's severity; its response targets move with it."""
+    with _server() as api:
+        incident: Json = api.post(_incident_path(ref, "severity"), {"severity": level, "reason": reason})
+    _moved(incident, as_json, f"{incident['human_id']} is now {incident['severity']}.")
+
+
+@incident_app.command("resolve")
+def resolve(ref: Ref, note: Note = None, as_json: AsJson = False) -> None:
+    """Resolve an incident."""
+    with _server() as api:
+        incident: Json = api.post(_incident_path(ref, "resolve"), _note_body(note))
+    took = output.between(incident["declared_at"], incident["resolved_at"])
+    _moved(incident, as_json, f"Resolved {incident['human_id']} {took} after it was declared.")
+
+
+@incident_app.command("cancel")
+def cancel(
+    ref: Ref,
+    note: Annotated[str | None, typer.Option("--note", "--reason", "-m", help="Why it was a false alarm")] = None,
+    as_json: AsJson = False,
+) -> None:
+    """Cancel an incident that turned out to be a false alarm."""
+    with _server() as api:
+        incident: Json = api.post(_incident_path(ref, "cancel"), _note_body(note))
+    _moved(incident, as_json, f"Canceled {incident['human_id']}.")
+
+
+@incident_app.command("timeline")
+def timeline(ref: Ref, as_json: AsJson = False) -> None:
+    """Show an incident's timeline, oldest first."""
+    with _server() as api:
+        entries: list[Json] = api.get(_incident_path(ref, "timeline"))
+    if as_json:
+        output.print_json(entries)
+        return
+    output.timeline_table(ref, entries)
+
+
+# ---- directory -------------------------------------------------------------
+
+
+@service_app.command("list")
+def list_services(as_json: AsJson = False) -> None:
+    """List services."""
+    with _server() as api:
+        services: list[Json] = api.get("/api/v1/services")
+    if as_json:
+        output.print_json(services)
+        return
+    output.services_table(services)
+
+
+@service_app.command("create")
+def create_service(
+    key: Annotated[str, typer.Argument(help="Short stable key, e.g. api")],
+    name: Annotated[str, typer.Option(help="Display name")] = "",
+    description: Annotated[str, typer.Option(help="What it is, for responders")] = "",
+    team: Annotated[str | None, typer.Option(help="Key of the owning team")] = None,
+    as_json: AsJson = False,
+) -> None:
+    """Create a service."""
+    with _server() as api:
+        service: Json = api.post(
+            "/api/v1/services", {"key": key, "name": name, "description": description, "team": team}
+        )
+    _moved(service, as_json, f"Created service {service['key']}.")
+
+
+@team_app.command("list")
+def list_teams(as_json: AsJson = False) -> None:
+    """List teams and their members."""
+    with _server() as api:
+        teams: list[Json] = api.get("/api/v1/teams")
+    if as_json:
+        output.print_json(teams)
+        return
+    output.teams_table(teams)
+
+
+@user_app.command("list")
+def list_users(as_json: AsJson = False) -> None:
+    """List users."""
+    with _server() as api:
+        users: list[Json] = api.get("/api/v1/users")
+    if as_json:
+        output.print_json(users)
+        return
+    output.users_table(users)
+
+
+@user_app.command("create")
+def create_user(
+    email: Annotated[str, typer.Argument(help="E-mail, which also identifies the user")],
+    name: Annotated[str, typer.Option(help="Display name")] = "",
+    role: Annotated[str, typer.Option(help="admin, responder or viewer")] = "responder",
+    time_zone: Annotated[str, typer.Option(help="IANA time zone, e.g. Europe/Paris")] = "UTC",
+    as_json: AsJson = False,
+) -> None:
+    """Create a user (needs an admin token)."""
+    with _server() as api:
+        user: Json = api.post("/api/v1/users", {"email": email, "name": name, "role": role, "time_zone": time_zone})
+    _moved(user, as_json, f"Created user {user['email']} ({user['role']}).")
+
+
+@severity_app.command("list")
+def list_severities(as_json: AsJson = False) -> None:
+    """List severity schemes with each level's response targets."""
+    with _server() as api:
+        schemes: list[Json] = api.get("/api/v1/severities")
+    if as_json:
+        output.print_json(schemes)
+        return
+    output.severities_table(schemes)
+
+
+@role_app.command("list")
+def list_roles(as_json: AsJson = False) -> None:
+    """List the roles that can be given on an incident."""
+    with _server() as api:
+        roles: list[Json] = api.get("/api/v1/roles")
+    if as_json:
+        output.print_json(roles)
+        return
+    output.roles_table(roles)
 
 
 def register(app: typer.Typer) -> None:
     """Add the remote commands to the `tocsin` app."""
+    app.command()(login)
+    app.command()(logout)
+    app.command()(whoami)
+    app.add_typer(incident_app, name="incident")
+    # The two things done most at 3 a.m. get a short form.
+    app.command("ack", help="Acknowledge an incident (same as `tocsin incident ack`).")(ack)
+    app.command("timeline", help="Show an incident's timeline (same as `tocsin incident timeline`).")(timeline)
+    app.add_typer(service_app, name="service")
+    app.add_typer(team_app, name="team")
+    app.add_typer(user_app, name="user")
+    app.add_typer(severity_app, name="severity")
+    app.add_typer(role_app, name="role")
