@@ -127,6 +127,9 @@ def test_listing_filters_and_paginates(client: TestClient, personas: Personas) -
     open_page = client.get("/api/v1/incidents", params={"limit": 2}, headers=headers).json()
     assert open_page["total"] == 5
     assert [i["title"] for i in open_page["items"]] == ["api 4", "api 3"]
+    # A listed incident reads the same as a shown one, targets included.
+    shown = client.get(f"/api/v1/incidents/{open_page['items'][0]['human_id']}", headers=headers).json()
+    assert open_page["items"][0] == shown
     second = client.get("/api/v1/incidents", params={"limit": 2, "offset": 4}, headers=headers).json()
     assert [i["title"] for i in second["items"]] == ["api 0"]
 

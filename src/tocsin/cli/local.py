@@ -1,4 +1,8 @@
-"""Commands that work on the database directly: serve, migrate, token create."""
+"""Commands that work on the database directly: serve, migrate, token create.
+
+The server, SQLAlchemy and Alembic are imported inside the commands: every
+`tocsin` invocation loads this module, and remote commands should start fast.
+"""
 
 from __future__ import annotations
 
@@ -7,21 +11,10 @@ import sys
 from typing import Annotated
 
 import typer
-import uvicorn
 from rich.console import Console
-from sqlalchemy.exc import IntegrityError
 
-from tocsin.app import create_app
 from tocsin.clock import from_env as clock_from_env
 from tocsin.config import Settings
-from tocsin.engine.response_targets import default_modules
-from tocsin.engine.runner import Runner
-from tocsin.errors import TocsinError
-from tocsin.observability import configure_logging
-from tocsin.services import bootstrap, tokens
-from tocsin.services.actor import Actor
-from tocsin.storage import migrate as migrations
-from tocsin.storage.db import make_engine, make_sessionmaker
 
 console = Console()
 err = Console(stderr=True)
@@ -34,6 +27,10 @@ def fail(message: str, code: int = 1) -> typer.Exit:
 
 def migrate() -> None:
     """Create or upgrade the database schema and the shipped defaults."""
+    from tocsin.services import bootstrap
+    from tocsin.storage import migrate as migrations
+    from tocsin.storage.db import make_engine, make_sessionmaker
+
     settings = Settings.from_env()
     engine = make_engine(settings.database_url)
     migrations.upgrade(engine)
@@ -48,6 +45,17 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port (TOCSIN_PORT)")] = None,
 ) -> None:
     """Run the API server and the engine."""
+    import uvicorn
+    from sqlalchemy.exc import IntegrityError
+
+    from tocsin.app import create_app
+    from tocsin.engine.response_targets import default_modules
+    from tocsin.engine.runner import Runner
+    from tocsin.observability import configure_logging
+    from tocsin.services import bootstrap
+    from tocsin.storage import migrate as migrations
+    from tocsin.storage.db import make_engine, make_sessionmaker
+
     settings = Settings.from_env()
     configure_logging(json=settings.log_json, level=settings.log_level)
     clock = clock_from_env(dict(os.environ))
@@ -91,6 +99,11 @@ def token_create(
     scope: Annotated[str, typer.Option(help="read, write or admin")] = "write",
 ) -> None:
     """Create an API token and print it once."""
+    from tocsin.errors import TocsinError
+    from tocsin.services import tokens
+    from tocsin.services.actor import Actor
+    from tocsin.storage.db import make_engine, make_sessionmaker
+
     settings = Settings.from_env()
     engine = make_engine(settings.database_url)
     clock = clock_from_env(dict(os.environ))

@@ -126,7 +126,7 @@ def change_status(
     current = IncidentStatus(incident.status)
     if target == IncidentStatus.ACKNOWLEDGED and incident.acknowledged_at is not None and current != target:
         raise InvalidTransition(
-            f"{incident.human_id} was already acknowledged at {incident.acknowledged_at.isoformat()}",
+            f"{incident.human_id} was already acknowledged at {incident.acknowledged_at:%Y-%m-%d %H:%M:%S} UTC",
             field="status",
         )
     reason = transition_error(current, target)

@@ -87,7 +87,9 @@ def list_incidents(
 ) -> Page[IncidentOut]:
     filters = repo.IncidentFilter(statuses=_statuses(status), severity=severity, service_key=service, drill=drill)
     rows, total = repo.list_incidents(session, filters, limit=limit, offset=offset)
-    return Page(items=[IncidentOut.of(r) for r in rows], total=total, limit=limit, offset=offset)
+    targets = targets_repo.targets_by_incident(session, [r.id for r in rows])
+    items = [IncidentOut.of(r, targets[r.id]) for r in rows]
+    return Page(items=items, total=total, limit=limit, offset=offset)
 
 
 @router.get("/{ref}", response_model=IncidentOut)

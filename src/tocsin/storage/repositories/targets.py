@@ -24,6 +24,19 @@ def targets_for(session: Session, incident_id: int) -> Sequence[ResponseTarget]:
     ).all()
 
 
+def targets_by_incident(session: Session, incident_ids: Sequence[int]) -> dict[int, list[ResponseTarget]]:
+    """One query for a page of incidents, instead of one per incident."""
+    found: dict[int, list[ResponseTarget]] = {incident_id: [] for incident_id in incident_ids}
+    if not incident_ids:
+        return found
+    rows = session.scalars(
+        select(ResponseTarget).where(ResponseTarget.incident_id.in_(incident_ids)).order_by(ResponseTarget.id)
+    )
+    for row in rows:
+        found[row.incident_id].append(row)
+    return found
+
+
 def due_target_ids(session: Session, now: datetime, limit: int) -> list[int]:
     query = (
         select(ResponseTarget.id)
