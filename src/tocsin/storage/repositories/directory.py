@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
-from tocsin.storage.models import Service, Team, User
+from tocsin.storage.models import Service, Team, TeamMember, User
 
 
 def user_by_email(session: Session, email: str) -> User | None:
@@ -46,3 +46,13 @@ def list_services(session: Session, *, include_archived: bool = False) -> Sequen
     if not include_archived:
         query = query.where(Service.archived_at.is_(None))
     return session.scalars(query).all()
+
+
+def list_teams_with_members(session: Session) -> Sequence[Team]:
+    return session.scalars(
+        select(Team).options(selectinload(Team.members).selectinload(TeamMember.user)).order_by(Team.key)
+    ).all()
+
+
+def services_of_team(session: Session, team_id: int) -> Sequence[Service]:
+    return session.scalars(select(Service).where(Service.team_id == team_id).order_by(Service.key)).all()
