@@ -4,6 +4,9 @@ Both are local: `validate` reads only the file; `apply` works on the database
 named by TOCSIN_DATABASE_URL, like `tocsin migrate`. Exit codes: 0 done (or
 nothing to change), 1 the file is invalid or cannot be applied; every problem
 is printed as `file:line: field: message` on stderr.
+
+SQLAlchemy and the services are imported inside `apply`: every `tocsin`
+invocation loads this module, and `validate` needs no database.
 """
 
 from __future__ import annotations
@@ -12,22 +15,21 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.markup import escape
-from sqlalchemy import Engine
-from sqlalchemy.exc import SQLAlchemyError
 
 from tocsin.clock import from_env as clock_from_env
 from tocsin.config import Settings
 from tocsin.config_file import Config, InvalidConfig, load, schema
 from tocsin.errors import TocsinError
-from tocsin.services import config_apply
-from tocsin.services.config_apply import Change, FieldChange, Plan, Value
-from tocsin.storage import migrate as migrations
-from tocsin.storage.db import make_engine, make_sessionmaker
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from tocsin.services.config_apply import Change, FieldChange, Plan, Value
 
 FileOption = Annotated[
     Path, typer.Option("--file", "-f", help="The config file; '-' reads standard input", show_default=True)
@@ -93,6 +95,10 @@ def apply(
     as_json: Annotated[bool, typer.Option("--json", help="Print the plan as JSON")] = False,
 ) -> None:
     """Make the database match a config file: print the plan, then apply it in one transaction."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from tocsin.storage.db import make_engine
+
     config = _load(file)
     settings = Settings.from_env()
     engine = make_engine(settings.database_url)
@@ -105,6 +111,12 @@ def apply(
 
 
 def _apply(engine: Engine, config: Config, *, dry_run: bool, as_json: bool) -> None:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from tocsin.services import config_apply
+    from tocsin.storage import migrate as migrations
+    from tocsin.storage.db import make_sessionmaker
+
     if migrations.pending(engine):
         raise _fail(["error: the database schema is not up to date: run `tocsin migrate` first"])
     with make_sessionmaker(engine)() as session:

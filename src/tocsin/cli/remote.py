@@ -15,7 +15,7 @@ Exit codes, for scripts:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
 
@@ -66,6 +66,16 @@ def _server() -> Iterator[Client]:
     """The configured server; any failure inside becomes one line on stderr and an exit code."""
     with _reporting(), Client(resolve_login()) as api:
         yield api
+
+
+def _read(path: str, as_json: bool, render: Callable[[Any], None], **params: Any) -> None:
+    """GET a resource and print it: the server's JSON as-is for scripts, `render` for people."""
+    with _server() as api:
+        answer: Any = api.get(path, **params)
+    if as_json:
+        output.print_json(answer)
+        return
+    render(answer)
 
 
 def _incident_path(ref: str, action: str = "") -> str:
@@ -173,23 +183,13 @@ def list_incidents(
     """List incidents, newest first; open ones unless told otherwise."""
     params: dict[str, Any] = {"status": status, "severity": severity, "service": service, "limit": limit}
     params.update(offset=offset, drill=None if drill is None else str(drill).lower())
-    with _server() as api:
-        page: Json = api.get("/api/v1/incidents", **params)
-    if as_json:
-        output.print_json(page)
-        return
-    output.incident_table(page, output.now())
+    _read("/api/v1/incidents", as_json, lambda answer: output.incident_table(answer, output.now()), **params)
 
 
 @incident_app.command("show")
 def show(ref: Ref, as_json: AsJson = False) -> None:
     """Show an incident: status, times, roles and response targets."""
-    with _server() as api:
-        incident: Json = api.get(_incident_path(ref))
-    if as_json:
-        output.print_json(incident)
-        return
-    output.show_incident(incident, output.now())
+    _read(_incident_path(ref), as_json, lambda answer: output.show_incident(answer, output.now()))
 
 
 def _moved(incident: Json, as_json: bool, message: str) -> None:
@@ -295,12 +295,7 @@ def cancel(
 @incident_app.command("timeline")
 def timeline(ref: Ref, as_json: AsJson = False) -> None:
     """Show an incident's timeline, oldest first."""
-    with _server() as api:
-        entries: list[Json] = api.get(_incident_path(ref, "timeline"))
-    if as_json:
-        output.print_json(entries)
-        return
-    output.timeline_table(ref, entries)
+    _read(_incident_path(ref, "timeline"), as_json, lambda entries: output.timeline_table(ref, entries))
 
 
 # ---- directory -------------------------------------------------------------
@@ -309,12 +304,7 @@ def timeline(ref: Ref, as_json: AsJson = False) -> None:
 @service_app.command("list")
 def list_services(as_json: AsJson = False) -> None:
     """List services."""
-    with _server() as api:
-        services: list[Json] = api.get("/api/v1/services")
-    if as_json:
-        output.print_json(services)
-        return
-    output.services_table(services)
+    _read("/api/v1/services", as_json, output.services_table)
 
 
 @service_app.command("create")
@@ -336,23 +326,13 @@ def create_service(
 @team_app.command("list")
 def list_teams(as_json: AsJson = False) -> None:
     """List teams and their members."""
-    with _server() as api:
-        teams: list[Json] = api.get("/api/v1/teams")
-    if as_json:
-        output.print_json(teams)
-        return
-    output.teams_table(teams)
+    _read("/api/v1/teams", as_json, output.teams_table)
 
 
 @user_app.command("list")
 def list_users(as_json: AsJson = False) -> None:
     """List users."""
-    with _server() as api:
-        users: list[Json] = api.get("/api/v1/users")
-    if as_json:
-        output.print_json(users)
-        return
-    output.users_table(users)
+    _read("/api/v1/users", as_json, output.users_table)
 
 
 @user_app.command("create")
@@ -372,23 +352,13 @@ def create_user(
 @severity_app.command("list")
 def list_severities(as_json: AsJson = False) -> None:
     """List severity schemes with each level's response targets."""
-    with _server() as api:
-        schemes: list[Json] = api.get("/api/v1/severities")
-    if as_json:
-        output.print_json(schemes)
-        return
-    output.severities_table(schemes)
+    _read("/api/v1/severities", as_json, output.severities_table)
 
 
 @role_app.command("list")
 def list_roles(as_json: AsJson = False) -> None:
     """List the roles that can be given on an incident."""
-    with _server() as api:
-        roles: list[Json] = api.get("/api/v1/roles")
-    if as_json:
-        output.print_json(roles)
-        return
-    output.roles_table(roles)
+    _read("/api/v1/roles", as_json, output.roles_table)
 
 
 def register(app: typer.Typer) -> None:

@@ -19,30 +19,22 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 from pydantic_core import ErrorDetails
 
 from tocsin.config_file.durations import parse_duration
 from tocsin.config_file.errors import InvalidConfig, Issue, Path, format_path
+from tocsin.domain import naming
 
-# The same rules `tocsin.services.directory` enforces on create; repeated here
-# because this package must not import services, and `validate` runs without them.
-_KEY_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
-_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+$")
 _LEVEL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
 def _key_rule(max_length: int) -> Callable[[str], str]:
     def check(value: str) -> str:
-        if len(value) > max_length:
-            raise ValueError(f"{value!r} is longer than {max_length} characters")
-        if not _KEY_RE.match(value):
-            raise ValueError(
-                f"{value!r} is not a valid key: lowercase letters, digits, '.', '_' and '-', "
-                "starting with a letter or digit"
-            )
+        problem = naming.key_problem(value, max_length)
+        if problem:
+            raise ValueError(problem)
         return value
 
     return check
@@ -55,16 +47,16 @@ def _level_name(value: str) -> str:
 
 
 def _email(value: str) -> str:
-    if len(value) > 320 or not _EMAIL_RE.match(value):
-        raise ValueError(f"{value!r} is not an e-mail address")
+    problem = naming.email_problem(value)
+    if problem:
+        raise ValueError(problem)
     return value
 
 
 def _time_zone(value: str) -> str:
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown time zone {value!r}; use an IANA name such as Europe/Berlin or UTC") from None
+    problem = naming.time_zone_problem(value)
+    if problem:
+        raise ValueError(problem)
     return value
 
 

@@ -2,29 +2,25 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from tocsin.domain import naming
 from tocsin.errors import Conflict, NotFound, ValidationFailed
 from tocsin.services import audit
 from tocsin.services.actor import Actor
 from tocsin.storage import models
 from tocsin.storage.repositories import directory as repo
 
-KEY_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,99}$")
-EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+$")
 USER_ROLES = ("viewer", "responder", "admin")
 
 
 def check_key(key: str, field: str) -> str:
-    if not KEY_RE.match(key):
-        raise ValidationFailed(
-            f"{key!r} is not a valid key: lowercase letters, digits, '.', '_' and '-', starting with a letter or digit",
-            field=field,
-        )
+    problem = naming.key_problem(key)
+    if problem:
+        raise ValidationFailed(problem, field=field)
     return key
 
 
@@ -39,8 +35,12 @@ def create_user(
     time_zone: str = "UTC",
     managed: bool = False,
 ) -> models.User:
-    if not EMAIL_RE.match(email):
-        raise ValidationFailed(f"{email!r} is not an e-mail address", field="email")
+    problem = naming.email_problem(email)
+    if problem:
+        raise ValidationFailed(problem, field="email")
+    problem = naming.time_zone_problem(time_zone)
+    if problem:
+        raise ValidationFailed(problem, field="time_zone")
     if role not in USER_ROLES:
         raise ValidationFailed(f"role must be one of {', '.join(USER_ROLES)}", field="role")
     if repo.user_by_email(session, email) is not None:
