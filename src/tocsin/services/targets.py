@@ -15,7 +15,6 @@ from tocsin.domain.timeline import EntryKind
 from tocsin.services import timeline
 from tocsin.services.actor import ENGINE
 from tocsin.storage import models
-from tocsin.storage.repositories import incidents as incidents_repo
 from tocsin.storage.repositories import targets as repo
 
 
@@ -82,12 +81,10 @@ def record_due_breaches(session: Session, now: datetime, limit: int = 100) -> li
     """Claim due targets and write one `target_missed` entry for each this process wins."""
     breaches: list[Breach] = []
     for target_id in repo.due_target_ids(session, now, limit):
-        if not repo.claim_target(session, target_id, "missed", now):
+        target = repo.claim_target(session, target_id, "missed", now)
+        if target is None:
             continue  # another process got there first
-        target = session.get(models.ResponseTarget, target_id)
-        assert target is not None
-        session.refresh(target)
-        incident = incidents_repo.incident_by_id(session, target.incident_id)
+        incident = session.get(models.Incident, target.incident_id)
         assert incident is not None
         kind = TargetKind(target.kind)
         minutes = int((target.due_at - incident.declared_at).total_seconds() // 60)

@@ -10,6 +10,7 @@ PostgreSQL keeps two processes from queueing behind each other's rows.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select, update
@@ -49,12 +50,22 @@ def due_target_ids(session: Session, now: datetime, limit: int) -> list[int]:
     return list(session.scalars(query))
 
 
-def claim_target(session: Session, target_id: int, status: str, now: datetime) -> bool:
-    """Settle a pending target; False when another process already did."""
-    result = session.execute(
+@dataclass(frozen=True)
+class ClaimedTarget:
+    incident_id: int
+    kind: str
+    due_at: datetime
+
+
+def claim_target(session: Session, target_id: int, status: str, now: datetime) -> ClaimedTarget | None:
+    """Settle a pending target; None when another process already did."""
+    row = session.execute(
         update(ResponseTarget)
         .where(ResponseTarget.id == target_id, ResponseTarget.status == "pending")
         .values(status=status, settled_at=now)
+        .returning(ResponseTarget.incident_id, ResponseTarget.kind, ResponseTarget.due_at)
         .execution_options(synchronize_session=False)
-    )
-    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+    ).one_or_none()
+    if row is None:
+        return None
+    return ClaimedTarget(incident_id=row.incident_id, kind=row.kind, due_at=row.due_at)
