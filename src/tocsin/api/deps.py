@@ -61,8 +61,11 @@ def _authenticate(request: Request, session: Session, now_clock: Clock, needed: 
     actor = tokens.authenticate(session, _bearer(request), now_clock.now())
     if not scope_allows(actor.scope, needed):
         raise Forbidden(f"this needs a token with the {needed.value} scope; yours has {actor.scope.value}")
-    # authenticate() may have stamped last_used_at; that small write commits on its own.
-    session.commit()
+    # authenticate() stamps last_used_at about once a minute; that small write
+    # commits on its own, so a failing handler does not lose it. Otherwise the
+    # transaction goes on into the handler: one lock on SQLite, not two.
+    if session.dirty:
+        session.commit()
     return actor
 
 
