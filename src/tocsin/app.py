@@ -6,6 +6,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from urllib.parse import unquote_plus
 
 import structlog
 from fastapi import FastAPI, Request, Response
@@ -121,6 +122,13 @@ def create_app(
     for module in (operations, incidents, directory, tokens):
         app.include_router(module.router)
     app.mount(operations.DOCS_STATIC, StaticFiles(directory=str(swagger_ui_path)), name="docs-static")
+
+    @app.middleware("http")
+    async def refuse_nul(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        # A %00 in a path or query value would reach PostgreSQL, which cannot store it.
+        if "\x00" in request.url.path or "\x00" in unquote_plus(request.url.query):
+            return problems.problem(400, "Bad request", "the URL must not contain NUL characters")
+        return await call_next(request)
 
     @app.middleware("http")
     async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:

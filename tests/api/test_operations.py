@@ -77,3 +77,20 @@ def test_a_chunked_body_under_the_limit_reaches_the_handler(client: TestClient, 
     answer = client.post("/api/v1/incidents", content=iter([body[:10], body[10:]]), headers=headers)
     assert answer.status_code == 201
     assert answer.json()["title"] == "Chunked"
+
+
+def test_nul_characters_are_refused_before_they_reach_the_database(client: TestClient, personas: Personas) -> None:
+    body = client.post("/api/v1/incidents", json={"title": "a\x00b", "severity": "P1"}, headers=personas.bob.headers)
+    assert body.status_code == 422
+    assert body.json()["field"] == "title"
+    assert body.json()["detail"] == "title: Value error, must not contain NUL characters"
+    listed = client.post(
+        "/api/v1/incidents", json={"title": "ok", "severity": "P1", "services": ["a\x00"]}, headers=personas.bob.headers
+    )
+    assert listed.status_code == 422
+    assert listed.json()["field"] == "services"
+    path = client.get("/api/v1/incidents/INC%00", headers=personas.bob.headers)
+    assert path.status_code == 400
+    query = client.get("/api/v1/incidents?severity=P%001", headers=personas.bob.headers)
+    assert query.status_code == 400
+    assert query.headers["content-type"] == "application/problem+json"

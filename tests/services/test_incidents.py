@@ -215,8 +215,9 @@ def test_finding_an_incident_by_either_id(session: Session, personas: Personas, 
     assert incidents.get(session, str(incident_id)).id == incident_id
     with pytest.raises(NotFound):
         incidents.get(session, "INC-2026-11-23-999")
-    with pytest.raises(NotFound):
-        incidents.get(session, "checkout")
+    for not_an_id in ("checkout", "¹", "9" * 30):
+        with pytest.raises(NotFound):
+            incidents.get(session, not_an_id)
 
 
 def test_concurrent_declarations_never_share_an_id(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from tocsin.storage import models
 
@@ -15,6 +15,16 @@ T = TypeVar("T")
 class Body(BaseModel):
     # Unknown fields are mistakes worth naming, not silently dropped.
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        # PostgreSQL text cannot hold NUL; refuse it here, naming the field,
+        # instead of failing in the database with a 500.
+        values = value if isinstance(value, list) else [value]
+        if any(isinstance(v, str) and "\x00" in v for v in values):
+            raise ValueError("must not contain NUL characters")
+        return value
 
 
 class Page(BaseModel, Generic[T]):

@@ -31,7 +31,7 @@ def get(session: Session, ref: str) -> models.Incident:
     incident = None
     if parse_human_id(ref) is not None:
         incident = repo.incident_by_human_id(session, ref)
-    elif ref.isdigit():
+    elif ref.isascii() and ref.isdigit() and len(ref) <= 18:  # '¹' is a digit to Python; ids fit in 63 bits
         incident = repo.incident_by_id(session, int(ref))
     if incident is None:
         raise NotFound(f"no incident {ref!r}", field="incident")

@@ -83,7 +83,7 @@ def list_incidents(
     service: str | None = None,
     drill: bool | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
 ) -> Page[IncidentOut]:
     filters = repo.IncidentFilter(statuses=_statuses(status), severity=severity, service_key=service, drill=drill)
     rows, total = repo.list_incidents(session, filters, limit=limit, offset=offset)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Response
 
 from tocsin.api.deps import Admin, CurrentClock, DbSession
 from tocsin.api.schemas import CreateToken, IssuedTokenOut, TokenOut
@@ -28,7 +30,9 @@ def create_token(body: CreateToken, actor: Admin, session: DbSession, clock: Cur
 
 
 @router.delete("/{token_id}", status_code=204)
-def revoke_token(token_id: int, actor: Admin, session: DbSession, clock: CurrentClock) -> Response:
+def revoke_token(
+    token_id: Annotated[int, Path(ge=1, le=2**62)], actor: Admin, session: DbSession, clock: CurrentClock
+) -> Response:
     tokens.revoke(session, actor, clock.now(), token_id)
     session.commit()
     return Response(status_code=204)
