@@ -285,3 +285,20 @@ def test_a_missing_url_or_token_says_how_to_configure(tmp_path: Path) -> None:
     assert not_a_url.exit_code == 2
     assert "is not a server URL" in not_a_url.stderr
     assert runner.invoke(app, ["logout"], env=base).stdout == "Not logged in; nothing to remove.\n"
+
+
+def test_it_edits_an_incident_and_creates_a_team(cli: Cli, personas: Personas) -> None:
+    cli("incident", "declare", "--severity", "P2", "--service", "api", "--title", "Slow search")
+    edited = cli.json("incident", "edit", INC, "--title", "Search times out", "--service", "api", "--service", "web")
+    assert (edited["title"], edited["services"]) == ("Search times out", ["api", "web"])
+    timeline = cli.json("timeline", INC)
+    assert [e["summary"] for e in timeline[-2:]] == ["Title changed", "Services changed"]
+    nothing = cli("incident", "edit", INC, exit_code=2)
+    assert "nothing to change" in nothing.output
+
+    team = cli.json(
+        "team", "create", "payments", "--name", "Payments", "--member", personas.bob.email, token=personas.alice.token
+    )
+    assert (team["key"], team["members"]) == ("payments", [personas.bob.email])
+    refused = cli("team", "create", "ops", exit_code=1)
+    assert "admin scope" in refused.output

@@ -238,3 +238,6 @@ class Client:
 
     def post(self, path: str, body: Json) -> Any:
         return self.request("POST", path, body=body)
+
+    def patch(self, path: str, body: Json) -> Any:
+        return self.request("PATCH", path, body=body)

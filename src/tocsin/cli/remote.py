@@ -292,6 +292,26 @@ def cancel(
     _moved(incident, as_json, f"Canceled {incident['human_id']}.")
 
 
+@incident_app.command("edit")
+def edit(
+    ref: Ref,
+    title: Annotated[str | None, typer.Option("--title", "-t", help="New title")] = None,
+    impact: Annotated[str | None, typer.Option(help="Who is affected and how")] = None,
+    services: Annotated[
+        list[str] | None, typer.Option("--service", help="The affected services, replacing the current ones; repeat")
+    ] = None,
+    as_json: AsJson = False,
+) -> None:
+    """Change an incident's title, impact or services; each change lands on the timeline."""
+    body: Json = {"title": title, "impact": impact, "services": services}
+    body = {k: v for k, v in body.items() if v is not None}
+    if not body:
+        raise _fail("nothing to change: give --title, --impact or --service", EXIT_CONFIG)
+    with _server() as api:
+        incident: Json = api.patch(_incident_path(ref), body)
+    _moved(incident, as_json, f"Updated {incident['human_id']}.")
+
+
 @incident_app.command("timeline")
 def timeline(ref: Ref, as_json: AsJson = False) -> None:
     """Show an incident's timeline, oldest first."""
@@ -327,6 +347,22 @@ def create_service(
 def list_teams(as_json: AsJson = False) -> None:
     """List teams and their members."""
     _read("/api/v1/teams", as_json, output.teams_table)
+
+
+@team_app.command("create")
+def create_team(
+    key: Annotated[str, typer.Argument(help="Short stable key, e.g. platform")],
+    name: Annotated[str, typer.Option(help="Display name")] = "",
+    description: Annotated[str, typer.Option(help="What the team owns")] = "",
+    members: Annotated[list[str] | None, typer.Option("--member", help="E-mail of a member; repeat")] = None,
+    as_json: AsJson = False,
+) -> None:
+    """Create a team (needs an admin token)."""
+    with _server() as api:
+        team: Json = api.post(
+            "/api/v1/teams", {"key": key, "name": name, "description": description, "members": members or []}
+        )
+    _moved(team, as_json, f"Created team {team['key']} with {len(team['members'])} member(s).")
 
 
 @user_app.command("list")
