@@ -18,7 +18,8 @@ from swagger_ui_bundle import swagger_ui_path
 from tocsin import __version__
 from tocsin.api import problems
 from tocsin.api.deps import AppState
-from tocsin.api.routes import directory, incidents, operations, tokens
+from tocsin.api.ingest import IngestWriter, IntegrationCache, RateLimiter
+from tocsin.api.routes import alerts, directory, incidents, ingest, ingest_more, operations, tokens
 from tocsin.clock import Clock
 from tocsin.config import Settings
 from tocsin.engine.runner import Runner
@@ -93,8 +94,11 @@ class BodyLimit:
 def create_app(
     settings: Settings, clock: Clock, sessions: sessionmaker[Session], runner: Runner | None = None
 ) -> FastAPI:
+    writer = IngestWriter(sessions, clock)
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        writer.start()
         # The engine lives as long as the server: uvicorn runs the shutdown half on
         # SIGTERM/SIGINT, so the cycle in progress finishes before the process exits.
         thread = None
@@ -104,6 +108,7 @@ def create_app(
             )
             thread.start()
         yield
+        writer.stop()
         if runner is not None and thread is not None:
             runner.stop()
             thread.join(timeout=30)
@@ -118,8 +123,11 @@ def create_app(
         redoc_url=None,
     )
     app.state.tocsin = AppState(settings=settings, clock=clock, sessions=sessions)
+    app.state.ingest_writer = writer
+    app.state.integration_cache = IntegrationCache(sessions)
+    app.state.rate_limiter = RateLimiter(settings.ingest_rate, settings.ingest_burst)
     problems.install(app)
-    for module in (operations, incidents, directory, tokens):
+    for module in (operations, incidents, directory, tokens, ingest, ingest_more, alerts):
         app.include_router(module.router)
     app.mount(operations.DOCS_STATIC, StaticFiles(directory=str(swagger_ui_path)), name="docs-static")
 
@@ -142,7 +150,8 @@ def create_app(
         log.info(
             "request",
             method=request.method,
-            path=request.url.path,
+            # The route's template, not the URL: ingest URLs carry secret keys.
+            path=path if route is not None else "unmatched",
             status=response.status_code,
             ms=round(elapsed * 1000, 1),
         )

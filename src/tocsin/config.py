@@ -24,6 +24,9 @@ class Settings:
     log_level: str = "info"
     engine_enabled: bool = True
     engine_interval_s: float = 5.0
+    # Per integration key, per process: sustained events a second, and the burst on top.
+    ingest_rate: float = 2000.0
+    ingest_burst: int = 4000
     instance_id: str = field(default_factory=_default_instance)
 
     @classmethod
@@ -42,5 +45,7 @@ class Settings:
             log_level=env.get("TOCSIN_LOG_LEVEL", defaults.log_level),
             engine_enabled=env.get("TOCSIN_ENGINE", "on") != "off",
             engine_interval_s=float(env.get("TOCSIN_ENGINE_INTERVAL", defaults.engine_interval_s)),
+            ingest_rate=float(env.get("TOCSIN_INGEST_RATE", defaults.ingest_rate)),
+            ingest_burst=int(env.get("TOCSIN_INGEST_BURST", defaults.ingest_burst)),
             instance_id=env.get("TOCSIN_INSTANCE_ID") or _default_instance(),
         )

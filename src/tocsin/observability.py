@@ -13,6 +13,9 @@ HTTP_LATENCY = Histogram("tocsin_http_request_seconds", "HTTP request latency", 
 ENGINE_CYCLES = Counter("tocsin_engine_cycles_total", "Engine cycles run")
 ENGINE_WORK = Counter("tocsin_engine_items_total", "Items handled by engine modules", ["module"])
 ENGINE_ERRORS = Counter("tocsin_engine_errors_total", "Engine module failures", ["module"])
+INGEST_SIGNALS = Counter("tocsin_ingest_signals_total", "Signals committed by the ingest writer")
+INGEST_BATCHES = Counter("tocsin_ingest_batches_total", "Group commits of the ingest writer")
+INGEST_REJECTED = Counter("tocsin_ingest_rejected_total", "Ingest requests refused", ["reason"])
 INCIDENTS_DECLARED = Counter("tocsin_incidents_declared_total", "Incidents declared", ["severity"])
 
 

@@ -26,7 +26,8 @@ def test_generated_requests_never_break_the_server(client: TestClient, personas:
         def check(case: schemathesis.Case[Any]) -> None:
             response = case.call(headers=personas.alice.headers)
             assert response.status_code < 500, f"{case.method} {case.formatted_path}: {response.text}"
-            if response.status_code >= 400:
+            # PagerDuty's endpoints answer in PagerDuty's shape, on purpose (see test_ingest).
+            if response.status_code >= 400 and not case.path.startswith("/v2/"):
                 assert response.headers["content-type"] == ["application/problem+json"], response.text
                 assert response.json()["status"] == response.status_code
 

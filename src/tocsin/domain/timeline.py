@@ -14,3 +14,4 @@ class EntryKind(StrEnum):
     UPDATE = "update"
     FIELD = "field"  # title, impact, services
     TARGET_MISSED = "target_missed"
+    ALERT = "alert"  # an alert attached to the incident, or one of its alerts resolved

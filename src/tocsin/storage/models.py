@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -269,3 +270,122 @@ class AuditEvent(Base):
     object_type: Mapped[str] = mapped_column(String(50))
     object_key: Mapped[str] = mapped_column(String(200))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class Integration(Base):
+    """Where a sender points: a service, a format, and a secret key in the URL or auth header."""
+
+    __tablename__ = "integrations"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    service_id: Mapped[int] = mapped_column(ForeignKey("services.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))  # native / pagerduty / alertmanager / opsgenie / grafana / generic
+    name: Mapped[str] = mapped_column(String(200))
+    # The key is shown once; we keep its SHA-256 (lookup) and a prefix (to recognise it).
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    key_prefix: Mapped[str] = mapped_column(String(16))
+    # A shared secret the sender signs with (Grafana HMAC): must be kept to verify.
+    signing_secret: Mapped[str | None] = mapped_column(String(200))
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    managed: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    service: Mapped[Service] = relationship()
+
+
+class Alert(Base):
+    """A deduplicated signal. At most one firing alert per (integration, dedup key):
+    a repeat is a count and a last-seen time, never a second row."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (
+        Index(
+            "uq_alerts_firing_dedup",
+            "integration_id",
+            "dedup_key",
+            unique=True,
+            sqlite_where=text("status = 'firing'"),
+            postgresql_where=text("status = 'firing'"),
+        ),
+        Index("ix_alerts_service_status", "service_id", "status", "last_seen"),
+        Index("ix_alerts_incident", "incident_id"),
+        Index("ix_alerts_last_seen", "last_seen"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    integration_id: Mapped[int] = mapped_column(ForeignKey("integrations.id", ondelete="CASCADE"))
+    service_id: Mapped[int] = mapped_column(ForeignKey("services.id", ondelete="CASCADE"))
+    dedup_key: Mapped[str] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(10))
+    severity: Mapped[str | None] = mapped_column(String(20))  # the Tocsin level
+    sender_severity: Mapped[str] = mapped_column(String(50), default="")
+    urgency: Mapped[str] = mapped_column(String(10))
+    summary: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(255), default="")
+    labels: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    links: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    raw: Mapped[str] = mapped_column(Text, default="")
+    group_key: Mapped[str] = mapped_column(String(500), default="")
+    count: Mapped[int] = mapped_column(Integer, default=1)
+    first_seen: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id", ondelete="SET NULL"))
+    # Recorded but not paged: the maintenance window that held it, or why.
+    suppressed_by: Mapped[str | None] = mapped_column(String(200))
+
+    integration: Mapped[Integration] = relationship()
+    service: Mapped[Service] = relationship()
+
+
+class RoutingRule(Base):
+    __tablename__ = "routing_rules"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    service_id: Mapped[int] = mapped_column(ForeignKey("services.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    matchers: Mapped[list[str]] = mapped_column(JSON, default=list)
+    severity: Mapped[str | None] = mapped_column(String(20))
+    route_to_id: Mapped[int | None] = mapped_column(ForeignKey("services.id", ondelete="SET NULL"))
+    drop: Mapped[bool] = mapped_column(Boolean, default=False)
+    urgency: Mapped[str | None] = mapped_column(String(10))
+    continue_: Mapped[bool] = mapped_column("continue", Boolean, default=False)
+    managed: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    route_to: Mapped[Service | None] = relationship(foreign_keys=[route_to_id])
+
+
+class MaintenanceWindow(Base):
+    __tablename__ = "maintenance_windows"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    service_id: Mapped[int | None] = mapped_column(ForeignKey("services.id", ondelete="CASCADE"))
+    matchers: Mapped[list[str]] = mapped_column(JSON, default=list)
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_by: Mapped[str] = mapped_column(String(200))
+    managed: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    service: Mapped[Service | None] = relationship()
+
+
+class Change(Base):
+    """A deploy or config change (PagerDuty change events now; GitHub and CD systems later)."""
+
+    __tablename__ = "changes"
+    __table_args__ = (Index("ix_changes_service_at", "service_id", "occurred_at"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    service_id: Mapped[int | None] = mapped_column(ForeignKey("services.id", ondelete="SET NULL"))
+    integration_id: Mapped[int | None] = mapped_column(ForeignKey("integrations.id", ondelete="SET NULL"))
+    summary: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(255), default="")
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    links: Mapped[list[Any]] = mapped_column(JSON, default=list)

@@ -1,0 +1,89 @@
+"""Prometheus Alertmanager webhook, payload version 4.
+
+One request carries one alert group. Each alert's `fingerprint` (a hash of its
+label set, stable from firing to resolved) is its dedup key. Firing alerts
+carry Go's zero time as `endsAt`, read as "no end". Unknown keys are ignored:
+newer Alertmanagers add some.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from tocsin.domain.alerts import Action, Link, Signal, derived_dedup_key
+from tocsin.integrations.errors import BadPayload
+
+
+class _Lenient(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class AlertIn(_Lenient):
+    status: Literal["firing", "resolved"]
+    labels: dict[str, str] = Field(default_factory=dict)
+    annotations: dict[str, str] = Field(default_factory=dict)
+    startsAt: datetime | None = None
+    endsAt: str | None = None
+    generatorURL: str = ""
+    fingerprint: str = ""
+
+
+class Webhook(_Lenient):
+    version: str
+    status: Literal["firing", "resolved"]
+    receiver: str = ""
+    alerts: list[AlertIn]
+    groupLabels: dict[str, str] = Field(default_factory=dict)
+    commonLabels: dict[str, str] = Field(default_factory=dict)
+    commonAnnotations: dict[str, str] = Field(default_factory=dict)
+    externalURL: str = ""
+    groupKey: str = ""
+    truncatedAlerts: int = 0
+
+
+def ends_at(value: str | None) -> datetime | None:
+    """Go's zero time (`0001-01-01T00:00:00Z`) means the alert has not ended."""
+    if not value or value.startswith("0001-01-01"):
+        return None
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def parse(body: bytes) -> tuple[Webhook, list[Signal]]:
+    try:
+        webhook = Webhook.model_validate_json(body)
+    except ValidationError as exc:
+        raise BadPayload.from_validation(exc) from None
+    if webhook.version != "4":
+        raise BadPayload([("version", f"payload version {webhook.version!r} is not supported; expected '4'")])
+    signals = []
+    for alert in webhook.alerts:
+        summary = (
+            alert.annotations.get("summary")
+            or alert.annotations.get("description")
+            or alert.labels.get("alertname", "")
+            or "Alertmanager alert"
+        )
+        links = [Link(alert.generatorURL, "Source")] if alert.generatorURL else []
+        if runbook := alert.annotations.get("runbook_url"):
+            links.append(Link(runbook, "Runbook"))
+        details: dict[str, object] = {"annotations": alert.annotations}
+        if webhook.groupKey:
+            details["group_key"] = webhook.groupKey
+        signals.append(
+            Signal(
+                action=Action.TRIGGER if alert.status == "firing" else Action.RESOLVE,
+                dedup_key=alert.fingerprint or derived_dedup_key(alert.labels, ""),
+                summary=summary[:1024],
+                source=alert.labels.get("instance") or alert.labels.get("job") or webhook.receiver,
+                severity=alert.labels.get("severity", ""),
+                labels=alert.labels,
+                links=tuple(links),
+                details=details,
+                occurred_at=alert.startsAt if alert.status == "firing" else ends_at(alert.endsAt),
+                raw=alert.model_dump_json().encode(),
+            )
+        )
+    return webhook, signals

@@ -1,0 +1,312 @@
+"""Ingesting signals: deduplicate, route, hold for maintenance, group into incidents.
+
+`ingest` handles a batch of signals for one integration inside the caller's
+transaction; the ingest writer puts many requests' batches in one commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from tocsin.domain import severity as severity_domain
+from tocsin.domain.alerts import (
+    DEFAULT_SEVERITY_RANK,
+    Action,
+    AlertStatus,
+    AutoResolve,
+    Rule,
+    Signal,
+    Urgency,
+    Window,
+    group_key,
+    route,
+)
+from tocsin.domain.incidents import OPEN_STATUSES, IncidentStatus, can_transition
+from tocsin.domain.matchers import parse_matchers
+from tocsin.domain.timeline import EntryKind
+from tocsin.services import incidents, severities, timeline
+from tocsin.services.actor import Actor
+from tocsin.services.integrations import IntegrationRef
+from tocsin.storage import models
+from tocsin.storage.repositories import alerts as repo
+from tocsin.storage.repositories import directory as directory_repo
+
+# Raw payloads are kept for people to read, not as an archive.
+RAW_LIMIT = 64 * 1024
+_OPEN = frozenset(s.value for s in OPEN_STATUSES)
+
+
+class Result(StrEnum):
+    CREATED = "created"  # a new alert (joined or opened an incident unless held)
+    REPEATED = "repeated"  # the same firing alert again: count and last-seen
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+    IGNORED = "ignored"  # ack/resolve for no firing alert (a replay, or unknown)
+    DROPPED = "dropped"  # a routing rule said drop: nothing stored
+
+
+@dataclass(frozen=True)
+class Outcome:
+    dedup_key: str
+    result: Result
+    alert_id: int | None = None
+    incident: str | None = None  # human id
+    held_by: str | None = None  # maintenance window, or "low urgency"
+
+
+@dataclass
+class _Context:
+    """What a batch looks up once: rules per service, active windows, the severity scheme."""
+
+    now: datetime
+    scheme: severity_domain.SeverityScheme
+    windows: list[Window]
+    rules: dict[int, tuple[Rule, ...]]
+    services: dict[str, models.Service]
+
+
+def ingest(session: Session, now: datetime, integration: IntegrationRef, signals: Sequence[Signal]) -> list[Outcome]:
+    context = _Context(
+        now=now,
+        scheme=severities.active(session),
+        windows=[
+            Window(
+                name=w.name,
+                starts_at=w.starts_at,
+                ends_at=w.ends_at,
+                matchers=parse_matchers(w.matchers),
+                service_key=w.service.key if w.service else None,
+            )
+            for w in repo.active_windows(session, now)
+        ],
+        rules={},
+        services={},
+    )
+    outcomes: list[Outcome] = []
+    for signal in signals:
+        if signal.action == Action.TRIGGER:
+            outcomes.append(_trigger(session, context, integration, signal))
+        elif signal.action == Action.ACKNOWLEDGE:
+            outcomes.append(_acknowledge(session, context, integration, signal))
+        else:
+            outcomes.append(_resolve(session, context, integration, signal))
+    session.flush()
+    return outcomes
+
+
+def _actor(integration: IntegrationRef) -> Actor:
+    return Actor.system(f"integration:{integration.name}")
+
+
+def _rules(session: Session, context: _Context, service_id: int) -> tuple[Rule, ...]:
+    if service_id not in context.rules:
+        context.rules[service_id] = tuple(
+            Rule(
+                matchers=parse_matchers(r.matchers),
+                severity=r.severity,
+                route_to=r.route_to.key if r.route_to else None,
+                drop=r.drop,
+                urgency=Urgency(r.urgency) if r.urgency else None,
+                continue_=r.continue_,
+            )
+            for r in repo.rules_for(session, service_id)
+        )
+    return context.rules[service_id]
+
+
+def _service(session: Session, context: _Context, key: str) -> models.Service | None:
+    if key not in context.services:
+        found = directory_repo.service_by_key(session, key)
+        if found is None or found.archived_at is not None:
+            return None
+        context.services[key] = found
+    return context.services[key]
+
+
+def level_for(scheme: severity_domain.SeverityScheme, chosen: str | None, sender: str, fallback: str | None) -> str:
+    """The scheme level an alert gets: a rule's choice, the sender's own level name,
+    the rank its word (critical, warning …) usually means, the integration default,
+    and last the least severe level."""
+    for candidate in (chosen, sender.strip(), fallback):
+        if candidate and scheme.level(candidate) is not None:
+            return candidate
+    rank = DEFAULT_SEVERITY_RANK.get(sender.strip().lower())
+    if rank is not None:
+        by_rank = sorted(scheme.levels, key=lambda level: level.rank)
+        return by_rank[min(rank, len(by_rank) - 1)].name
+    return max(scheme.levels, key=lambda level: level.rank).name
+
+
+def _raw(signal: Signal) -> str:
+    return signal.raw[:RAW_LIMIT].decode("utf-8", errors="replace")
+
+
+def _links(signal: Signal) -> list[dict[str, str]]:
+    return [{"href": link.href, "text": link.text} for link in signal.links]
+
+
+def _trigger(session: Session, context: _Context, integration: IntegrationRef, signal: Signal) -> Outcome:
+    existing = repo.firing_alert(session, integration.id, signal.dedup_key)
+    if existing is not None:
+        return _repeat(existing, context, signal)
+    routed = route(_rules(session, context, integration.service_id), signal.labels, signal.severity)
+    if routed.dropped:
+        return Outcome(signal.dedup_key, Result.DROPPED)
+    service = _service(session, context, routed.route_to or integration.service_key)
+    if service is None:  # routed to a service that is gone: keep the alert on its own service
+        service = _service(session, context, integration.service_key)
+    assert service is not None
+    level = level_for(context.scheme, routed.severity, signal.severity, integration.default_severity)
+    window = next((w for w in context.windows if w.covers(service.key, signal.labels, context.now)), None)
+    held_by = window.name if window else ("low urgency" if routed.urgency == Urgency.LOW else None)
+    alert = models.Alert(
+        integration_id=integration.id,
+        service_id=service.id,
+        dedup_key=signal.dedup_key,
+        status=AlertStatus.FIRING.value,
+        severity=level,
+        sender_severity=signal.severity[:50],
+        urgency=routed.urgency.value,
+        summary=signal.summary,
+        source=signal.source[:255],
+        labels=signal.labels,
+        details=signal.details,
+        links=_links(signal),
+        raw=_raw(signal),
+        group_key=group_key(signal.labels, integration.group_by),
+        count=1,
+        first_seen=context.now,
+        last_seen=context.now,
+        suppressed_by=held_by,
+    )
+    if not _insert(session, alert):
+        # Another process inserted the same firing alert a moment ago: this is a repeat.
+        raced = repo.firing_alert(session, integration.id, signal.dedup_key)
+        assert raced is not None
+        return _repeat(raced, context, signal)
+    incident = None if held_by else _attach(session, context, integration, alert, service)
+    return Outcome(signal.dedup_key, Result.CREATED, alert.id, incident.human_id if incident else None, held_by)
+
+
+def _insert(session: Session, alert: models.Alert) -> bool:
+    if session.get_bind().dialect.name != "postgresql":
+        # SQLite has one writer at a time (BEGIN IMMEDIATE): no one can race us.
+        session.add(alert)
+        session.flush()
+        return True
+    try:
+        with session.begin_nested():
+            session.add(alert)
+            session.flush()
+    except IntegrityError:
+        return False
+    return True
+
+
+def _repeat(alert: models.Alert, context: _Context, signal: Signal) -> Outcome:
+    alert.count += 1
+    alert.last_seen = context.now
+    if signal.summary and signal.summary != alert.summary:
+        alert.summary = signal.summary
+    if signal.labels and signal.labels != alert.labels:
+        alert.labels = signal.labels
+    return Outcome(signal.dedup_key, Result.REPEATED, alert.id, None, alert.suppressed_by)
+
+
+def _attach(
+    session: Session, context: _Context, integration: IntegrationRef, alert: models.Alert, service: models.Service
+) -> models.Incident:
+    incident_id = None
+    if alert.group_key:
+        incident_id = repo.open_incident_for_group(session, service.id, alert.group_key, _OPEN)
+    if incident_id is None and integration.group_window.total_seconds() > 0:
+        since = context.now - integration.group_window
+        incident_id = repo.recent_open_incident(session, service.id, since, _OPEN)
+    actor = _actor(integration)
+    if incident_id is None:
+        incident = incidents.declare(
+            session,
+            actor,
+            context.now,
+            title=(alert.summary or alert.dedup_key)[:300],
+            severity=alert.severity or "",
+            services=[service.key],
+        )
+    else:
+        found = session.get(models.Incident, incident_id)
+        assert found is not None
+        incident = found
+    alert.incident_id = incident.id
+    timeline.add(
+        session,
+        incident,
+        actor,
+        context.now,
+        EntryKind.ALERT,
+        f"Alert attached: {alert.summary or alert.dedup_key}",
+        {"alert_id": alert.id, "dedup_key": alert.dedup_key, "event": "attached", "severity": alert.severity},
+    )
+    return incident
+
+
+def _acknowledge(session: Session, context: _Context, integration: IntegrationRef, signal: Signal) -> Outcome:
+    alert = repo.firing_alert(session, integration.id, signal.dedup_key)
+    if alert is None:
+        return Outcome(signal.dedup_key, Result.IGNORED)
+    alert.acknowledged_at = alert.acknowledged_at or context.now
+    alert.last_seen = context.now
+    human_id = None
+    if alert.incident_id is not None:
+        incident = incidents.get(session, str(alert.incident_id))
+        human_id = incident.human_id
+        if incident.status == IncidentStatus.TRIGGERED.value:
+            incidents.change_status(
+                session, _actor(integration), context.now, incident, IncidentStatus.ACKNOWLEDGED.value,
+                f"acknowledged by {integration.name}",
+            )  # fmt: skip
+    return Outcome(signal.dedup_key, Result.ACKNOWLEDGED, alert.id, human_id)
+
+
+def _resolve(session: Session, context: _Context, integration: IntegrationRef, signal: Signal) -> Outcome:
+    alert = repo.firing_alert(session, integration.id, signal.dedup_key)
+    if alert is None:
+        return Outcome(signal.dedup_key, Result.IGNORED)
+    alert.status = AlertStatus.RESOLVED.value
+    alert.resolved_at = context.now
+    alert.last_seen = context.now
+    human_id = None
+    if alert.incident_id is not None:
+        incident = incidents.get(session, str(alert.incident_id))
+        human_id = incident.human_id
+        actor = _actor(integration)
+        timeline.add(
+            session,
+            incident,
+            actor,
+            context.now,
+            EntryKind.ALERT,
+            f"Alert resolved: {alert.summary or alert.dedup_key}",
+            {"alert_id": alert.id, "dedup_key": alert.dedup_key, "event": "resolved"},
+        )
+        session.flush()
+        if repo.firing_count_for_incident(session, incident.id) == 0:
+            _all_clear(session, context.now, actor, incident, integration.auto_resolve)
+    return Outcome(signal.dedup_key, Result.RESOLVED, alert.id, human_id)
+
+
+def _all_clear(session: Session, now: datetime, actor: Actor, incident: models.Incident, policy: AutoResolve) -> None:
+    """Every alert of the incident has resolved: watch it, resolve it, or leave it, as configured."""
+    target = {AutoResolve.MONITOR: IncidentStatus.MONITORING, AutoResolve.RESOLVE: IncidentStatus.RESOLVED}.get(policy)
+    if target is None:
+        return
+    current = IncidentStatus(incident.status)
+    if current in (IncidentStatus.MONITORING, IncidentStatus.RESOLVED, IncidentStatus.CANCELED):
+        return
+    if can_transition(current, target):
+        incidents.change_status(session, actor, now, incident, target.value, "all alerts resolved")

@@ -1,0 +1,167 @@
+"""Integrations: a service's inbound door for one sender format, opened by a secret key.
+
+Keys are 32 lowercase hex characters, the shape of a PagerDuty integration key,
+so anything that validates a PagerDuty routing key accepts ours. They are shown
+once and stored as SHA-256, like API tokens.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from tocsin.domain.alerts import AutoResolve
+from tocsin.errors import Conflict, NotFound, ValidationFailed
+from tocsin.services import audit, directory
+from tocsin.services.actor import Actor
+from tocsin.storage import models
+from tocsin.storage.repositories import alerts as repo
+
+
+class Kind(StrEnum):
+    NATIVE = "native"
+    PAGERDUTY = "pagerduty"
+    ALERTMANAGER = "alertmanager"
+    OPSGENIE = "opsgenie"
+    GRAFANA = "grafana"
+    GENERIC = "generic"
+
+
+DEFAULT_GROUP_WINDOW = timedelta(minutes=5)
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.strip().encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class IntegrationRef:
+    """What ingestion needs to know about an integration; cached per process for a few seconds."""
+
+    id: int
+    name: str
+    kind: Kind
+    service_id: int
+    service_key: str
+    signing_secret: str | None
+    group_by: tuple[str, ...] = ()
+    group_window: timedelta = DEFAULT_GROUP_WINDOW
+    auto_resolve: AutoResolve = AutoResolve.MONITOR
+    default_severity: str | None = None
+    settings: dict[str, Any] = field(default_factory=dict)
+    disabled: bool = False
+
+    @classmethod
+    def of(cls, row: models.Integration) -> IntegrationRef:
+        settings = row.settings or {}
+        return cls(
+            id=row.id,
+            name=row.name,
+            kind=Kind(row.kind),
+            service_id=row.service_id,
+            service_key=row.service.key,
+            signing_secret=row.signing_secret,
+            group_by=tuple(settings.get("group_by", ())),
+            group_window=timedelta(seconds=int(settings.get("group_window_s", DEFAULT_GROUP_WINDOW.total_seconds()))),
+            auto_resolve=AutoResolve(settings.get("auto_resolve", AutoResolve.MONITOR.value)),
+            default_severity=settings.get("default_severity"),
+            settings=settings,
+            disabled=row.disabled_at is not None,
+        )
+
+
+@dataclass(frozen=True)
+class CreatedIntegration:
+    row: models.Integration
+    key: str
+
+
+_SETTING_KEYS = {"group_by", "group_window_s", "auto_resolve", "default_severity", "mapping"}
+
+
+def check_settings(kind: Kind, settings: dict[str, Any]) -> dict[str, Any]:
+    unknown = set(settings) - _SETTING_KEYS
+    if unknown:
+        raise ValidationFailed(f"unknown setting {sorted(unknown)[0]!r}", field="settings")
+    group_by = settings.get("group_by", [])
+    if not isinstance(group_by, list) or not all(isinstance(g, str) for g in group_by):
+        raise ValidationFailed("group_by must be a list of label names", field="settings.group_by")
+    window = settings.get("group_window_s", int(DEFAULT_GROUP_WINDOW.total_seconds()))
+    if not isinstance(window, int) or isinstance(window, bool) or not 0 <= window <= 7 * 86400:
+        raise ValidationFailed("group_window_s must be seconds between 0 and 604800", field="settings.group_window_s")
+    try:
+        AutoResolve(settings.get("auto_resolve", AutoResolve.MONITOR.value))
+    except ValueError:
+        raise ValidationFailed(
+            "auto_resolve must be monitoring, resolve or none", field="settings.auto_resolve"
+        ) from None
+    if kind == Kind.GENERIC:
+        mapping = settings.get("mapping")
+        if not isinstance(mapping, dict) or not isinstance(mapping.get("summary"), str):
+            raise ValidationFailed(
+                "a generic integration needs mapping.summary (a JSON path such as $.title)", field="settings.mapping"
+            )
+    return settings
+
+
+def create(
+    session: Session,
+    actor: Actor,
+    now: datetime,
+    *,
+    service_key: str,
+    kind: str,
+    name: str = "",
+    settings: dict[str, Any] | None = None,
+    signing_secret: str | None = None,
+    key: str | None = None,
+    managed: bool = False,
+) -> CreatedIntegration:
+    """`key` keeps a key the sender already has (moving from PagerDuty: keep the routing
+    keys in every tool); otherwise a new random one is made."""
+    service = directory.get_service(session, service_key)
+    try:
+        parsed = Kind(kind)
+    except ValueError:
+        allowed = ", ".join(k.value for k in Kind)
+        raise ValidationFailed(f"unknown integration kind {kind!r}; expected one of {allowed}", field="kind") from None
+    if key is None:
+        key = secrets.token_hex(16)
+    elif len(key) < 20 or not key.isascii() or not key.isalnum():
+        raise ValidationFailed("an imported key needs at least 20 letters and digits", field="key")
+    elif repo.integration_by_key_hash(session, hash_key(key)) is not None:
+        raise Conflict("another integration has this key", field="key")
+    row = models.Integration(
+        service_id=service.id,
+        kind=parsed.value,
+        name=name or f"{service.key} {parsed.value}",
+        key_hash=hash_key(key),
+        key_prefix=key[:8],
+        signing_secret=signing_secret,
+        settings=check_settings(parsed, dict(settings or {})),
+        managed=managed,
+        created_at=now,
+    )
+    row.service = service
+    session.add(row)
+    audit.record(session, actor, now, "create", "integration", row.name, {"kind": parsed.value, "service": service.key})
+    session.flush()
+    return CreatedIntegration(row, key)
+
+
+def find_by_key(session: Session, key: str) -> IntegrationRef | None:
+    row = repo.integration_by_key_hash(session, hash_key(key))
+    return None if row is None else IntegrationRef.of(row)
+
+
+def get(session: Session, integration_id: int) -> models.Integration:
+    row = session.get(models.Integration, integration_id)
+    if row is None:
+        raise NotFound(f"no integration {integration_id}", field="integration")
+    return row

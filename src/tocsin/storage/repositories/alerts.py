@@ -1,0 +1,128 @@
+"""Alerts, integrations, routing rules and maintenance windows."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, joinedload
+
+from tocsin.storage.models import Alert, Incident, Integration, MaintenanceWindow, RoutingRule, Service
+
+
+def integration_by_key_hash(session: Session, key_hash: str) -> Integration | None:
+    return session.scalar(
+        select(Integration).options(joinedload(Integration.service)).where(Integration.key_hash == key_hash)
+    )
+
+
+def list_integrations(session: Session, service_id: int | None = None) -> Sequence[Integration]:
+    query = select(Integration).options(joinedload(Integration.service)).order_by(Integration.id)
+    if service_id is not None:
+        query = query.where(Integration.service_id == service_id)
+    return session.scalars(query).all()
+
+
+def firing_alert(session: Session, integration_id: int, dedup_key: str) -> Alert | None:
+    return session.scalar(
+        select(Alert).where(
+            Alert.integration_id == integration_id, Alert.dedup_key == dedup_key, Alert.status == "firing"
+        )
+    )
+
+
+def rules_for(session: Session, service_id: int) -> Sequence[RoutingRule]:
+    return session.scalars(
+        select(RoutingRule)
+        .options(joinedload(RoutingRule.route_to))
+        .where(RoutingRule.service_id == service_id)
+        .order_by(RoutingRule.position, RoutingRule.id)
+    ).all()
+
+
+def active_windows(session: Session, now: datetime) -> Sequence[MaintenanceWindow]:
+    return session.scalars(
+        select(MaintenanceWindow)
+        .options(joinedload(MaintenanceWindow.service))
+        .where(MaintenanceWindow.starts_at <= now, MaintenanceWindow.ends_at > now)
+        .order_by(MaintenanceWindow.id)
+    ).all()
+
+
+def open_incident_for_group(
+    session: Session, service_id: int, group_key: str, open_statuses: frozenset[str]
+) -> int | None:
+    """The open incident that alerts of this service and group key already joined."""
+    return session.scalar(
+        select(Alert.incident_id)
+        .join(Incident, Incident.id == Alert.incident_id)
+        .where(Alert.service_id == service_id, Alert.group_key == group_key, Incident.status.in_(open_statuses))
+        .order_by(Alert.last_seen.desc())
+        .limit(1)
+    )
+
+
+def recent_open_incident(
+    session: Session, service_id: int, since: datetime, open_statuses: frozenset[str]
+) -> int | None:
+    """An open incident of this service whose alerts were active since `since`."""
+    return session.scalar(
+        select(Alert.incident_id)
+        .join(Incident, Incident.id == Alert.incident_id)
+        .where(Alert.service_id == service_id, Alert.last_seen >= since, Incident.status.in_(open_statuses))
+        .order_by(Alert.last_seen.desc())
+        .limit(1)
+    )
+
+
+def firing_count_for_incident(session: Session, incident_id: int) -> int:
+    return (
+        session.scalar(
+            select(func.count()).select_from(Alert).where(Alert.incident_id == incident_id, Alert.status == "firing")
+        )
+        or 0
+    )
+
+
+def alerts_for_incident(session: Session, incident_id: int) -> Sequence[Alert]:
+    return session.scalars(select(Alert).where(Alert.incident_id == incident_id).order_by(Alert.id)).all()
+
+
+def list_alerts(
+    session: Session, *, status: str | None, service_id: int | None, limit: int, offset: int
+) -> tuple[Sequence[Alert], int]:
+    query = select(Alert)
+    if status:
+        query = query.where(Alert.status == status)
+    if service_id is not None:
+        query = query.where(Alert.service_id == service_id)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(
+        query.options(joinedload(Alert.service), joinedload(Alert.integration))
+        .order_by(Alert.last_seen.desc(), Alert.id.desc())
+        .limit(limit)
+        .offset(offset)
+    ).all()
+    return rows, total
+
+
+def alert_by_id(session: Session, alert_id: int) -> Alert | None:
+    return session.scalar(
+        select(Alert).options(joinedload(Alert.service), joinedload(Alert.integration)).where(Alert.id == alert_id)
+    )
+
+
+def service_by_id(session: Session, service_id: int) -> Service | None:
+    return session.get(Service, service_id)
+
+
+def list_windows(session: Session, *, current_at: datetime | None = None) -> Sequence[MaintenanceWindow]:
+    query = (
+        select(MaintenanceWindow)
+        .options(joinedload(MaintenanceWindow.service))
+        .order_by(MaintenanceWindow.starts_at.desc(), MaintenanceWindow.id.desc())
+    )
+    if current_at is not None:
+        query = query.where(MaintenanceWindow.ends_at > current_at)
+    return session.scalars(query).all()
