@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import structlog
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
@@ -39,6 +40,14 @@ BACKENDS = [b.strip() for b in os.environ.get("TOCSIN_TEST_BACKENDS", "sqlite,po
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "slow: starts server processes")
+    # structlog's default renders tracebacks with Rich, locals and all: seconds per
+    # logged exception. Plain tracebacks, still printed where pytest captures them.
+    structlog.configure(
+        processors=[
+            structlog.processors.add_log_level,
+            structlog.dev.ConsoleRenderer(colors=False, exception_formatter=structlog.dev.plain_traceback),
+        ]
+    )
 
 
 @pytest.fixture(scope="session")

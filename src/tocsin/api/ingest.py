@@ -121,7 +121,7 @@ class IngestWriter:
         now = self._clock.now()
         try:
             with self._sessions() as session:
-                results = [alerts.ingest(session, now, work.integration, work.signals) for work in batch]
+                results = alerts.ingest_batch(session, now, [(work.integration, work.signals) for work in batch])
                 session.commit()
         except Exception:
             # One bad request must not fail its neighbours: retry each on its own.

@@ -1,7 +1,10 @@
 """Ingesting signals: deduplicate, route, hold for maintenance, group into incidents.
 
-`ingest` handles a batch of signals for one integration inside the caller's
-transaction; the ingest writer puts many requests' batches in one commit.
+`ingest_batch` handles the signals of many requests inside the caller's
+transaction (the ingest writer commits them together). It is written for
+storms: the batch's context (scheme, rules, windows) is read once, firing
+alerts are looked up in one query, new alerts are inserted in one flush, and
+the incident an alert joins is looked up once per service and group.
 """
 
 from __future__ import annotations
@@ -11,7 +14,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from tocsin.domain import severity as severity_domain
@@ -69,9 +71,21 @@ class _Context:
     windows: list[Window]
     rules: dict[int, tuple[Rule, ...]]
     services: dict[str, models.Service]
+    # (integration id, dedup key) → the firing alert, prefetched or created in this batch
+    firing: dict[tuple[int, str], models.Alert]
+    # (service id, group key or "") → the incident alerts of this batch join
+    joined: dict[tuple[int, str], models.Incident | None]
+    attached: list[tuple[models.Incident, models.Alert, Actor]]
 
 
 def ingest(session: Session, now: datetime, integration: IntegrationRef, signals: Sequence[Signal]) -> list[Outcome]:
+    return ingest_batch(session, now, [(integration, signals)])[0]
+
+
+def ingest_batch(
+    session: Session, now: datetime, items: Sequence[tuple[IntegrationRef, Sequence[Signal]]]
+) -> list[list[Outcome]]:
+    keys = {(integration.id, signal.dedup_key) for integration, signals in items for signal in signals}
     context = _Context(
         now=now,
         scheme=severities.active(session),
@@ -87,17 +101,39 @@ def ingest(session: Session, now: datetime, integration: IntegrationRef, signals
         ],
         rules={},
         services={},
+        firing={(a.integration_id, a.dedup_key): a for a in repo.firing_alerts(session, keys)},
+        joined={},
+        attached=[],
     )
-    outcomes: list[Outcome] = []
-    for signal in signals:
-        if signal.action == Action.TRIGGER:
-            outcomes.append(_trigger(session, context, integration, signal))
-        elif signal.action == Action.ACKNOWLEDGE:
-            outcomes.append(_acknowledge(session, context, integration, signal))
-        else:
-            outcomes.append(_resolve(session, context, integration, signal))
+    results: list[list[Outcome | _Pending]] = []
+    for integration, signals in items:
+        outcomes: list[Outcome | _Pending] = []
+        for signal in signals:
+            if signal.action == Action.TRIGGER:
+                outcomes.append(_trigger(session, context, integration, signal))
+            elif signal.action == Action.ACKNOWLEDGE:
+                outcomes.append(_acknowledge(session, context, integration, signal))
+            else:
+                outcomes.append(_resolve(session, context, integration, signal))
+        results.append(outcomes)
+    # One flush inserts every new alert (one multi-row INSERT); then they have ids.
+    _settle(session, context)
     session.flush()
-    return outcomes
+    return [[o.outcome() if isinstance(o, _Pending) else o for o in outcomes] for outcomes in results]
+
+
+@dataclass
+class _Pending:
+    """An outcome that needs the new alert's id, known after the flush."""
+
+    dedup_key: str
+    alert: models.Alert
+    incident: models.Incident | None
+    held_by: str | None
+
+    def outcome(self) -> Outcome:
+        human_id = self.incident.human_id if self.incident is not None else None
+        return Outcome(self.dedup_key, Result.CREATED, self.alert.id, human_id, self.held_by)
 
 
 def _actor(integration: IntegrationRef) -> Actor:
@@ -151,8 +187,8 @@ def _links(signal: Signal) -> list[dict[str, str]]:
     return [{"href": link.href, "text": link.text} for link in signal.links]
 
 
-def _trigger(session: Session, context: _Context, integration: IntegrationRef, signal: Signal) -> Outcome:
-    existing = repo.firing_alert(session, integration.id, signal.dedup_key)
+def _trigger(session: Session, context: _Context, integration: IntegrationRef, signal: Signal) -> Outcome | _Pending:
+    existing = context.firing.get((integration.id, signal.dedup_key))
     if existing is not None:
         return _repeat(existing, context, signal)
     routed = route(_rules(session, context, integration.service_id), signal.labels, signal.severity)
@@ -185,28 +221,14 @@ def _trigger(session: Session, context: _Context, integration: IntegrationRef, s
         last_seen=context.now,
         suppressed_by=held_by,
     )
-    if not _insert(session, alert):
-        # Another process inserted the same firing alert a moment ago: this is a repeat.
-        raced = repo.firing_alert(session, integration.id, signal.dedup_key)
-        assert raced is not None
-        return _repeat(raced, context, signal)
-    incident = None if held_by else _attach(session, context, integration, alert, service)
-    return Outcome(signal.dedup_key, Result.CREATED, alert.id, incident.human_id if incident else None, held_by)
-
-
-def _insert(session: Session, alert: models.Alert) -> bool:
-    if session.get_bind().dialect.name != "postgresql":
-        # SQLite has one writer at a time (BEGIN IMMEDIATE): no one can race us.
-        session.add(alert)
-        session.flush()
-        return True
-    try:
-        with session.begin_nested():
-            session.add(alert)
-            session.flush()
-    except IntegrityError:
-        return False
-    return True
+    # No flush here: the batch's new alerts are inserted together. On PostgreSQL a
+    # second process may insert the same firing alert first; the unique index then
+    # fails this batch, and the writer retries each request alone, when the other
+    # process's alert is found and this one counts as a repeat.
+    session.add(alert)
+    context.firing[(integration.id, signal.dedup_key)] = alert
+    incident = None if held_by else _join(session, context, integration, alert, service)
+    return _Pending(signal.dedup_key, alert, incident, held_by)
 
 
 def _repeat(alert: models.Alert, context: _Context, signal: Signal) -> Outcome:
@@ -219,7 +241,27 @@ def _repeat(alert: models.Alert, context: _Context, signal: Signal) -> Outcome:
     return Outcome(signal.dedup_key, Result.REPEATED, alert.id, None, alert.suppressed_by)
 
 
-def _attach(
+def _join(
+    session: Session, context: _Context, integration: IntegrationRef, alert: models.Alert, service: models.Service
+) -> models.Incident:
+    """The incident this alert joins: by group key, then by the grouping window, else a new one."""
+    by_group = (service.id, alert.group_key) if alert.group_key else None
+    by_window = (service.id, "") if integration.group_window.total_seconds() > 0 else None
+    for slot in (by_group, by_window):
+        if slot is not None and context.joined.get(slot) is not None:
+            incident = context.joined[slot]
+            assert incident is not None
+            break
+    else:
+        incident = _find_or_declare(session, context, integration, alert, service)
+    for slot in (by_group, by_window):
+        if slot is not None:
+            context.joined[slot] = incident
+    context.attached.append((incident, alert, _actor(integration)))
+    return incident
+
+
+def _find_or_declare(
     session: Session, context: _Context, integration: IntegrationRef, alert: models.Alert, service: models.Service
 ) -> models.Incident:
     incident_id = None
@@ -228,37 +270,76 @@ def _attach(
     if incident_id is None and integration.group_window.total_seconds() > 0:
         since = context.now - integration.group_window
         incident_id = repo.recent_open_incident(session, service.id, since, _OPEN)
-    actor = _actor(integration)
-    if incident_id is None:
-        incident = incidents.declare(
-            session,
-            actor,
-            context.now,
-            title=(alert.summary or alert.dedup_key)[:300],
-            severity=alert.severity or "",
-            services=[service.key],
-        )
-    else:
+    if incident_id is not None:
         found = session.get(models.Incident, incident_id)
         assert found is not None
-        incident = found
-    alert.incident_id = incident.id
-    timeline.add(
+        return found
+    return incidents.declare(
         session,
-        incident,
-        actor,
+        _actor(integration),
         context.now,
-        EntryKind.ALERT,
-        f"Alert attached: {alert.summary or alert.dedup_key}",
-        {"alert_id": alert.id, "dedup_key": alert.dedup_key, "event": "attached", "severity": alert.severity},
+        title=(alert.summary or alert.dedup_key)[:300],
+        severity=alert.severity or "",
+        services=[service.key],
     )
-    return incident
+
+
+# Above this many alerts joining one incident in one batch, the timeline gets one
+# entry listing them all instead of one entry each: a storm must not bury the
+# humans' entries under thousands of lines.
+_EACH_LIMIT = 10
+
+
+def _settle(session: Session, context: _Context) -> None:
+    """Insert the batch's new alerts and link them to their incidents now, because
+    an acknowledge or resolve later in the batch may be about one of them."""
+    if context.attached or session.new:
+        session.flush()
+        _record_attachments(session, context)
+
+
+def _record_attachments(session: Session, context: _Context) -> None:
+    attached_now, context.attached = context.attached, []
+    by_incident: dict[int, list[tuple[models.Incident, models.Alert, Actor]]] = {}
+    for incident, alert, actor in attached_now:
+        alert.incident_id = incident.id
+        by_incident.setdefault(incident.id, []).append((incident, alert, actor))
+    for attached in by_incident.values():
+        incident, first, actor = attached[0]
+        if len(attached) <= _EACH_LIMIT:
+            for _incident, alert, each_actor in attached:
+                timeline.add(
+                    session,
+                    incident,
+                    each_actor,
+                    context.now,
+                    EntryKind.ALERT,
+                    f"Alert attached: {alert.summary or alert.dedup_key}",
+                    {
+                        "alert_id": alert.id,
+                        "dedup_key": alert.dedup_key,
+                        "event": "attached",
+                        "severity": alert.severity,
+                    },
+                )
+            continue
+        listed = [{"alert_id": a.id, "dedup_key": a.dedup_key, "summary": a.summary[:200]} for _, a, _ in attached]
+        timeline.add(
+            session,
+            incident,
+            actor,
+            context.now,
+            EntryKind.ALERT,
+            f"{len(attached)} alerts attached, first: {first.summary or first.dedup_key}",
+            {"event": "attached", "alerts": listed},
+        )
 
 
 def _acknowledge(session: Session, context: _Context, integration: IntegrationRef, signal: Signal) -> Outcome:
-    alert = repo.firing_alert(session, integration.id, signal.dedup_key)
+    alert = context.firing.get((integration.id, signal.dedup_key))
     if alert is None:
         return Outcome(signal.dedup_key, Result.IGNORED)
+    _settle(session, context)
     alert.acknowledged_at = alert.acknowledged_at or context.now
     alert.last_seen = context.now
     human_id = None
@@ -274,9 +355,10 @@ def _acknowledge(session: Session, context: _Context, integration: IntegrationRe
 
 
 def _resolve(session: Session, context: _Context, integration: IntegrationRef, signal: Signal) -> Outcome:
-    alert = repo.firing_alert(session, integration.id, signal.dedup_key)
+    alert = context.firing.pop((integration.id, signal.dedup_key), None)
     if alert is None:
         return Outcome(signal.dedup_key, Result.IGNORED)
+    _settle(session, context)
     alert.status = AlertStatus.RESOLVED.value
     alert.resolved_at = context.now
     alert.last_seen = context.now

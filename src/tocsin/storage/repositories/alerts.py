@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, literal_column, select, tuple_
 from sqlalchemy.orm import Session, joinedload
 
 from tocsin.storage.models import Alert, Incident, Integration, MaintenanceWindow, RoutingRule, Service
@@ -24,12 +24,31 @@ def list_integrations(session: Session, service_id: int | None = None) -> Sequen
     return session.scalars(query).all()
 
 
+# Written as a literal, not a bound parameter, so SQLite can use the partial
+# unique index `WHERE status = 'firing'`.
+FIRING: ColumnElement[str] = literal_column("'firing'")
+
+
 def firing_alert(session: Session, integration_id: int, dedup_key: str) -> Alert | None:
     return session.scalar(
         select(Alert).where(
-            Alert.integration_id == integration_id, Alert.dedup_key == dedup_key, Alert.status == "firing"
+            Alert.integration_id == integration_id, Alert.dedup_key == dedup_key, Alert.status == FIRING
         )
     )
+
+
+def firing_alerts(session: Session, keys: Iterable[tuple[int, str]]) -> list[Alert]:
+    """The firing alerts for a batch of (integration id, dedup key) pairs, in chunks."""
+    pairs = list(keys)
+    found: list[Alert] = []
+    for start in range(0, len(pairs), 500):
+        chunk = pairs[start : start + 500]
+        found.extend(
+            session.scalars(
+                select(Alert).where(tuple_(Alert.integration_id, Alert.dedup_key).in_(chunk), Alert.status == FIRING)
+            )
+        )
+    return found
 
 
 def rules_for(session: Session, service_id: int) -> Sequence[RoutingRule]:
@@ -79,7 +98,7 @@ def recent_open_incident(
 def firing_count_for_incident(session: Session, incident_id: int) -> int:
     return (
         session.scalar(
-            select(func.count()).select_from(Alert).where(Alert.incident_id == incident_id, Alert.status == "firing")
+            select(func.count()).select_from(Alert).where(Alert.incident_id == incident_id, Alert.status == FIRING)
         )
         or 0
     )
@@ -126,3 +145,13 @@ def list_windows(session: Session, *, current_at: datetime | None = None) -> Seq
     if current_at is not None:
         query = query.where(MaintenanceWindow.ends_at > current_at)
     return session.scalars(query).all()
+
+
+def managed_rules(session: Session) -> Sequence[RoutingRule]:
+    """The rules `tocsin apply` owns, of every service, each service's in evaluation order."""
+    return session.scalars(
+        select(RoutingRule)
+        .options(joinedload(RoutingRule.route_to))
+        .where(RoutingRule.managed.is_(True))
+        .order_by(RoutingRule.service_id, RoutingRule.position, RoutingRule.id)
+    ).all()
