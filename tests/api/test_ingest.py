@@ -223,6 +223,11 @@ def test_the_pagerduty_python_client_requests_replay_as_sent(
             assert code == 202, (what, body)
     [incident] = incidents(client, personas)
     assert incident["services"] == ["api"]
+    stored = alerts(client, personas)
+    for alert in stored:
+        shown = client.get(f"/api/v1/alerts/{alert['id']}", headers=personas.charlie.headers).json()
+        assert PD_KEY not in shown["raw"]
+        assert json.loads(shown["raw"])["event_action"] == "trigger"
 
 
 def test_pagerduty_400_bodies_have_pagerduty_s_shape(

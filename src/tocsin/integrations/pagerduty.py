@@ -140,7 +140,8 @@ def parse(body: bytes) -> tuple[str, Signal]:
         links=tuple(links),
         details=details,
         occurred_at=occurred_at,
-        raw=body,
+        # Kept for people to read, so without the routing key: it is the integration's secret.
+        raw=event.model_dump_json(exclude={"routing_key"}, by_alias=True, exclude_none=True).encode(),
     )
 
 
