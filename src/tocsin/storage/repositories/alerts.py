@@ -29,14 +29,6 @@ def list_integrations(session: Session, service_id: int | None = None) -> Sequen
 FIRING: ColumnElement[str] = literal_column("'firing'")
 
 
-def firing_alert(session: Session, integration_id: int, dedup_key: str) -> Alert | None:
-    return session.scalar(
-        select(Alert).where(
-            Alert.integration_id == integration_id, Alert.dedup_key == dedup_key, Alert.status == FIRING
-        )
-    )
-
-
 def firing_alerts(session: Session, keys: Iterable[tuple[int, str]]) -> list[Alert]:
     """The firing alerts for a batch of (integration id, dedup key) pairs, in chunks."""
     pairs = list(keys)
