@@ -359,3 +359,38 @@ def test_ingest_urls_never_reach_the_logs(
     captured = capsys.readouterr()
     assert key not in captured.out + captured.err
     assert "/api/v1/events/{key}" in captured.out + captured.err
+
+
+def test_nul_characters_and_bad_end_times_are_refused_not_stored(
+    client: TestClient, personas: Personas, make_integration: MakeIntegration
+) -> None:
+    key = make_integration(kind="alertmanager")
+    native = client.post(f"/api/v1/events/{key}", content=b'{"action":"trigger","summary":"a\\u0000b"}')
+    assert native.status_code == 422
+    assert "NUL" in native.json()["detail"]
+    pd = client.post(
+        "/v2/enqueue",
+        content=(
+            b'{"routing_key":"' + key.encode() + b'","event_action":"trigger",'
+            b'"payload":{"summary":"a\\u0000","source":"h","severity":"error"}}'
+        ),
+    )
+    assert pd.status_code == 400
+    webhook = json.loads(raw("alertmanager_webhook_resolved.json"))
+    webhook["alerts"][0]["endsAt"] = "yesterday"
+    bad_end = client.post(f"/api/v1/integrations/alertmanager/{key}", json=webhook)
+    assert bad_end.status_code == 422
+    assert bad_end.json()["field"] == "alerts[0].endsAt"
+    assert alerts(client, personas) == []
+
+
+def test_a_generic_integration_with_a_broken_mapping_is_refused_when_created(
+    client: TestClient, personas: Personas
+) -> None:
+    answer = client.post(
+        "/api/v1/integrations",
+        json={"service": "api", "kind": "generic", "settings": {"mapping": {"severity": "$.level"}}},
+        headers=personas.bob.headers,
+    )
+    assert answer.status_code == 422
+    assert answer.json()["field"] == "settings.mapping.summary"

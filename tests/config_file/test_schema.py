@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from textwrap import dedent
 
@@ -104,7 +104,7 @@ def test_an_unknown_section_is_named_with_the_sections_there_are() -> None:
         """
     ) == [
         "tocsin.yaml:2: schedulez: unknown section 'schedulez'; "
-        "expected one of severities, roles, teams, users, services"
+        "expected one of severities, roles, teams, users, services, integrations, routes, maintenance_windows"
     ]
 
 
@@ -276,4 +276,180 @@ def test_references_say_whether_the_file_declares_what_they_name() -> None:
         Reference(("teams", 0, "members", 1), "user", "bob@example.com", declared=False),
         Reference(("services", 0, "team"), "team", "platform", declared=True),
         Reference(("services", 1, "team"), "team", "payments", declared=False),
+    ]
+
+
+def test_the_example_file_declares_integrations_routes_and_maintenance_windows() -> None:
+    document = load(EXAMPLE.read_text(encoding="utf-8"), str(EXAMPLE)).document
+    prometheus, web = document.integrations or []
+    assert (prometheus.service, prometheus.kind, prometheus.display_name) == ("api", "alertmanager", "Prometheus")
+    assert prometheus.settings.group_by == ["alertname"]
+    assert prometheus.key_env is None
+    assert (web.display_name, web.settings.default_severity) == ("web native", "P3")
+    [route] = document.routes or []
+    assert [rule.match for rule in route.rules] == [
+        ['env="staging"'],
+        ['severity=~"critical|page"'],
+        ['team="web"'],
+        ['severity="info"'],
+    ]
+    assert [rule.continue_ for rule in route.rules] == [False, False, True, False]
+    [window] = document.maintenance_windows or []
+    assert (window.starts_at, window.end) == (
+        datetime(2026, 12, 5, 21, 0, tzinfo=UTC),
+        datetime(2026, 12, 6, 1, 0, tzinfo=UTC),
+    )
+
+
+def test_alerting_sections_read_as_people_write_them() -> None:
+    document = config(
+        """
+        integrations:
+          - {service: api, kind: native, settings: {group_window: 0}}
+          - service: api
+            kind: generic
+            key_env: WEBHOOK_KEY
+            settings:
+              mapping: {summary: $.title, resolved_values: [ok, fixed], labels: {host: $.host}}
+        routes:
+          - service: api
+            rules:
+              - match: severity = critical      # one matcher may be one string
+                severity: P0
+                continue: true
+              - match: {env: staging, canary: true}
+                drop: true
+              - urgency: low                    # no match: every alert
+        maintenance_windows:
+          - name: "  DB upgrade "
+            starts_at: 2026-11-28T22:00:00+01:00
+            ends_at: "2026-11-29T01:30:00+01:00"
+        """
+    ).document
+    native, generic = document.integrations or []
+    assert (native.display_name, native.settings.group_window) == ("api native", timedelta(0))
+    assert native.settings.auto_resolve == "monitoring"
+    assert generic.key_env == "WEBHOOK_KEY"
+    assert generic.settings.mapping == {
+        "summary": "$.title",
+        "resolved_values": ["ok", "fixed"],
+        "labels": {"host": "$.host"},
+    }
+    [route] = document.routes or []
+    # One spelling for the same matcher, and the mapping shorthand as exact matches.
+    assert [rule.match for rule in route.rules] == [['severity="critical"'], ['env="staging"', 'canary="true"'], []]
+    assert route.rules[0].continue_
+    [window] = document.maintenance_windows or []
+    assert window.name == "DB upgrade"
+    assert (window.starts_at, window.end) == (
+        datetime(2026, 11, 28, 21, 0, tzinfo=UTC),
+        datetime(2026, 11, 29, 0, 30, tzinfo=UTC),
+    )
+
+
+def test_alerting_sections_report_every_error_at_its_line() -> None:
+    assert errors(
+        """
+        integrations:
+          - {service: api, kind: nagios}
+          - {service: api, kind: generic, key_env: 9LIVES}
+          - {service: api, kind: native, settings: {group_window: 8d, group_by: [host name]}}
+        routes:
+          - service: api
+            rules:
+              - match: ['severity']
+                urgency: medium
+              - {match: [], contineu: true}
+        maintenance_windows:
+          - name: DB
+            starts_at: 2026-11-28 22:00:00
+            duration: 2h
+          - name: ""
+            starts_at: 2026-11-28
+            ends_at: 22:00
+        """
+    ) == [
+        "tocsin.yaml:2: integrations[0].kind: 'nagios' is not one of 'native', 'pagerduty', 'alertmanager', "
+        "'opsgenie', 'grafana' or 'generic'",
+        "tocsin.yaml:3: integrations[1].key_env: '9LIVES' is not an environment variable name: letters, digits and '_'",
+        "tocsin.yaml:4: integrations[2].settings.group_by[0]: 'host name' is not a label name: letters, digits, '_', "
+        "'.' and '-', not starting with a digit",
+        "tocsin.yaml:4: integrations[2].settings.group_window: '8d' is longer than 7d",
+        "tocsin.yaml:8: routes[0].rules[0].match[0]: 'severity' is not a matcher; "
+        'write name="value", name!="value", name=~"re" or name!~"re"',
+        "tocsin.yaml:9: routes[0].rules[0].urgency: 'medium' is not one of 'high' or 'low'",
+        "tocsin.yaml:10: routes[0].rules[1].contineu: unknown field 'contineu'; did you mean 'continue'?",
+        "tocsin.yaml:13: maintenance_windows[0].starts_at: 2026-11-28 22:00:00 has no time zone offset; "
+        "write it like 2026-11-28T22:00:00Z or 2026-11-28T22:00:00+01:00",
+        "tocsin.yaml:15: maintenance_windows[1].name: a maintenance window needs a name",
+        "tocsin.yaml:16: maintenance_windows[1].starts_at: 2026-11-28 is a date without a time; "
+        "write it like 2026-11-28T22:00:00Z or 2026-11-28T22:00:00+01:00",
+        "tocsin.yaml:17: maintenance_windows[1].ends_at: expected a time, not int 1320; "
+        "write it like 2026-11-28T22:00:00Z or 2026-11-28T22:00:00+01:00",
+    ]
+
+
+def test_alerting_entries_are_checked_as_a_whole() -> None:
+    assert errors(
+        """
+        integrations:
+          - {service: api, kind: alertmanager, name: Prometheus, key_env: AM_KEY}
+          - {service: api, kind: native, name: Prometheus, key_env: AM_KEY}
+          - {service: api, kind: generic}
+          - {service: web, kind: native, settings: {mapping: {summary: $.title}}}
+        routes:
+          - service: api
+            rules:
+              - {match: {env: staging}, drop: true, severity: P3}
+              - {route_to: api}
+          - {service: api, rules: []}
+        maintenance_windows:
+          - {name: DB, starts_at: 2026-11-28T22:00:00Z}
+          - {name: DB, starts_at: 2026-11-28T22:00:00Z, ends_at: 2026-11-28T21:00:00Z}
+          - {name: Deploy, starts_at: 2026-11-28T22:00:00Z, ends_at: 2026-11-28T23:00:00Z, duration: 1h}
+        """
+    ) == [
+        "tocsin.yaml:3: integrations[1].name: integration 'api/Prometheus' is declared twice "
+        "(first as integrations[0])",
+        "tocsin.yaml:3: integrations[1].key_env: AM_KEY already holds the key of integrations[0]; "
+        "each integration needs its own key",
+        "tocsin.yaml:4: integrations[2].settings.mapping: a generic integration needs mapping.summary: "
+        "a JSON path such as $.title",
+        "tocsin.yaml:5: integrations[3].settings.mapping: only generic integrations read a mapping, not native",
+        "tocsin.yaml:9: routes[0].rules[0].drop: a drop rule sets nothing else: remove severity, route_to and urgency",
+        "tocsin.yaml:10: routes[0].rules[1].route_to: a rule cannot route a service to itself",
+        "tocsin.yaml:11: routes[1].service: service 'api' is declared twice (first as routes[0])",
+        "tocsin.yaml:13: maintenance_windows[0]: give ends_at or duration",
+        "tocsin.yaml:14: maintenance_windows[1].name: maintenance window 'DB' is declared twice "
+        "(first as maintenance_windows[0])",
+        "tocsin.yaml:14: maintenance_windows[1].ends_at: ends_at must be after starts_at",
+        "tocsin.yaml:15: maintenance_windows[2].duration: give ends_at or duration, not both",
+    ]
+
+
+def test_alerting_sections_refer_to_services_and_severity_levels() -> None:
+    document = config(
+        """
+        severities:
+          active: Q
+          schemes: [{name: Q, levels: [{name: Q1}, {name: Q2}]}]
+        services: [{key: api}]
+        integrations:
+          - {service: api, kind: native, settings: {default_severity: P2}}
+        routes:
+          - service: billing
+            rules: [{severity: Q1, route_to: api}, {route_to: web}]
+        maintenance_windows:
+          - {name: DB, service: web, starts_at: 2026-11-28T22:00:00Z, duration: 1h}
+          - {name: All, starts_at: 2026-11-28T22:00:00Z, duration: 1h}
+        """
+    ).document
+    assert [ref for ref in references(document) if ref.kind in ("service", "severity")] == [
+        Reference(("integrations", 0, "service"), "service", "api", declared=True),
+        Reference(("integrations", 0, "settings", "default_severity"), "severity", "P2", declared=False),
+        Reference(("routes", 0, "service"), "service", "billing", declared=False),
+        Reference(("routes", 0, "rules", 0, "severity"), "severity", "Q1", declared=True),
+        Reference(("routes", 0, "rules", 0, "route_to"), "service", "api", declared=True),
+        Reference(("routes", 0, "rules", 1, "route_to"), "service", "web", declared=False),
+        Reference(("maintenance_windows", 0, "service"), "service", "web", declared=False),
     ]

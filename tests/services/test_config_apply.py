@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from pathlib import Path
 from textwrap import dedent
@@ -13,11 +14,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from tests.conftest import Personas
 from tocsin.clock import FrozenClock, as_utc
 from tocsin.config_file import Document, InvalidConfig, Issue, load
+from tocsin.domain.alerts import AutoResolve
 from tocsin.errors import Conflict
-from tocsin.services import config_apply, directory, incidents, severities
+from tocsin.services import config_apply, directory, incidents, integrations, routing, severities
 from tocsin.services.actor import Actor
 from tocsin.services.config_apply import Change, FieldChange
 from tocsin.storage import models
+from tocsin.storage.repositories import alerts as alerts_repo
 from tocsin.storage.repositories import directory as directory_repo
 from tocsin.storage.repositories import severities as severities_repo
 
@@ -470,3 +473,344 @@ def test_a_failing_step_leaves_nothing_behind_once_the_transaction_rolls_back(
     with sessions() as other:
         assert directory_repo.user_by_email(other, "dana@example.com") is None
         assert directory_repo.team_by_key(other, "infra") is None
+
+
+# ---- integrations, routes and maintenance windows ---------------------------------
+
+API = Actor.system("api")
+PD_KEY = "R0UT1NGKEY0123456789abcdefABCDEF"
+
+
+def rejected_with(session: Session, text: str, env: dict[str, str]) -> list[Issue]:
+    with pytest.raises(InvalidConfig) as caught:
+        config_apply.plan(session, doc(text), env=env)
+    return list(caught.value.issues)
+
+
+PROMETHEUS = """
+integrations:
+  - service: api
+    kind: alertmanager
+    name: Prometheus
+    settings: {group_by: [alertname], group_window: 10m, auto_resolve: resolve}
+"""
+
+
+def test_a_new_integration_gets_a_key_that_only_execute_hands_back(
+    session: Session, personas: Personas, clock: FrozenClock
+) -> None:
+    planned = config_apply.plan(session, doc(PROMETHEUS), now=clock.now())
+    assert planned.changes == (
+        Change(
+            "create",
+            "integration",
+            "api/Prometheus",
+            (
+                FieldChange("kind", None, "alertmanager"),
+                FieldChange("group_by", None, ["alertname"]),
+                FieldChange("group_window", None, "10m"),
+                FieldChange("auto_resolve", None, "resolve"),
+                FieldChange("key", None, "(generated)"),
+            ),
+        ),
+    )
+    assert alerts_repo.list_integrations(session) == []
+
+    [issued] = config_apply.execute(session, APPLY, clock.now(), planned)
+    session.commit()
+    assert (issued.service, issued.name, issued.kind) == ("api", "Prometheus", "alertmanager")
+    ingesting = integrations.find_by_key(session, issued.key)
+    assert ingesting is not None
+    assert (ingesting.service_key, ingesting.group_by, ingesting.group_window, ingesting.auto_resolve) == (
+        "api",
+        ("alertname",),
+        timedelta(minutes=10),
+        AutoResolve.RESOLVE,
+    )
+    [row] = alerts_repo.list_integrations(session)
+    assert row.managed
+    # Nothing but the one answer carries the key: not the plan, not the audit trail.
+    details = session.scalars(select(models.AuditEvent.detail)).all()
+    assert issued.key not in json.dumps([planned.as_json(), *details])
+    assert config_apply.plan(session, doc(PROMETHEUS), now=clock.now()).empty
+
+
+def test_a_key_from_the_environment_is_checked_used_and_never_shown(
+    session: Session, personas: Personas, clock: FrozenClock
+) -> None:
+    text = "integrations: [{service: api, kind: pagerduty, name: Legacy, key_env: PD_KEY}]\n"
+    path = ("integrations", 0, "key_env")
+    assert rejected_with(session, text, {}) == [
+        Issue(path, "environment variable PD_KEY is not set; apply reads the key from it")
+    ]
+    assert rejected_with(session, text, {"PD_KEY": "short-key"}) == [
+        Issue(path, "PD_KEY does not hold a usable key: 20 to 64 letters and digits")
+    ]
+
+    planned = config_apply.plan(session, doc(text), env={"PD_KEY": PD_KEY})
+    assert planned.changes[0].fields[-1] == FieldChange("key", None, "(from $PD_KEY)")
+    assert config_apply.execute(session, APPLY, clock.now(), planned) == []  # the user has this key already
+    session.commit()
+    legacy = integrations.find_by_key(session, PD_KEY)
+    assert legacy is not None
+    assert (legacy.name, legacy.kind) == ("Legacy", "pagerduty")
+    assert config_apply.plan(session, doc(text), env={"PD_KEY": PD_KEY}).empty
+
+    # A new key in the variable rotates it; the plan shows prefixes only.
+    rotated = "N3WKEY" + "0" * 26
+    planned = config_apply.apply(session, APPLY, clock.now(), doc(text), env={"PD_KEY": rotated})
+    session.commit()
+    assert planned.changes == (
+        Change("update", "integration", "api/Legacy", (FieldChange("key", "R0UT1NGK…", "N3WKEY00… (from $PD_KEY)"),)),
+    )
+    assert integrations.find_by_key(session, PD_KEY) is None
+    assert integrations.find_by_key(session, rotated) is not None
+
+    other = integrations.create(session, API, clock.now(), service_key="web", kind="native")
+    session.commit()
+    assert rejected_with(session, text, {"PD_KEY": other.key}) == [
+        Issue(path, "the key in PD_KEY belongs to integration web/web native")
+    ]
+
+
+def test_an_integration_is_claimed_by_service_and_name_disabled_when_dropped_and_enabled_when_named(
+    session: Session, personas: Personas, clock: FrozenClock
+) -> None:
+    made = integrations.create(session, API, clock.now(), service_key="api", kind="native")
+    session.commit()
+    text = "integrations: [{service: api, kind: native, settings: {group_window: 0}}]\n"
+
+    planned = apply(session, clock, text)
+    assert planned.changes == (
+        Change(
+            "update",
+            "integration",
+            "api/api native",
+            (FieldChange("group_window", "5m", "0s"), FieldChange("managed", False, True)),
+        ),
+    )
+    claimed = integrations.find_by_key(session, made.key)  # the senders keep their key
+    assert claimed is not None
+    assert claimed.group_window == timedelta(0)
+
+    planned = apply(session, clock, "integrations: []\n")
+    assert planned.changes == (
+        Change("delete", "integration", "api/api native", note="disabled: its key stops working, its alerts stay"),
+    )
+    disabled = integrations.find_by_key(session, made.key)
+    assert disabled is not None
+    assert disabled.disabled
+
+    planned = apply(session, clock, text)
+    assert planned.changes == (
+        Change("update", "integration", "api/api native", (FieldChange("disabled", True, False),), "enabled again"),
+    )
+    enabled = integrations.find_by_key(session, made.key)
+    assert enabled is not None
+    assert not enabled.disabled
+
+
+ROUTES = """
+routes:
+  - service: api
+    rules:
+      - {match: {env: staging}, drop: true}
+      - match: ['severity = "critical"']
+        severity: P0
+        continue: true
+      - {match: ['team="web"'], route_to: web}
+"""
+
+
+def test_a_services_rules_are_replaced_as_a_list_and_those_made_elsewhere_stay_after_them(
+    session: Session, personas: Personas, clock: FrozenClock
+) -> None:
+    routing.add_rule(session, API, clock.now(), service_key="api", matchers=['host="canary"'], urgency="low")
+    session.commit()
+    after = "after these: 1 rule made outside the file"
+
+    planned = apply(session, clock, ROUTES)
+    assert planned.changes == (
+        Change(
+            "create",
+            "routes",
+            "api",
+            (
+                FieldChange("rules[0]", None, 'env="staging" → drop'),
+                FieldChange("rules[1]", None, 'severity="critical" → severity P0, continue'),
+                FieldChange("rules[2]", None, 'team="web" → route to web'),
+            ),
+            after,
+        ),
+    )
+    # In evaluation order: the file's rules first.
+    assert [(rule.matchers, rule.managed) for rule in routing.rules(session, "api")] == [
+        (['env="staging"'], True),
+        (['severity="critical"'], True),
+        (['team="web"'], True),
+        (['host="canary"'], False),
+    ]
+    assert apply(session, clock, ROUTES).empty
+
+    planned = apply(
+        session, clock, ROUTES.replace("P0", "P1").replace("      - {match: ['team=\"web\"'], route_to: web}\n", "")
+    )
+    assert planned.changes == (
+        Change(
+            "update",
+            "routes",
+            "api",
+            (
+                FieldChange(
+                    "rules[1]",
+                    'severity="critical" → severity P0, continue',
+                    'severity="critical" → severity P1, continue',
+                ),
+                FieldChange("rules[2]", 'team="web" → route to web', None),
+            ),
+            after,
+        ),
+    )
+    assert [rule.severity for rule in routing.rules(session, "api")] == [None, "P1", None]
+
+    assert apply(session, clock, "routes: []\n").changes == (Change("delete", "routes", "api", note="2 rules"),)
+    assert [rule.matchers for rule in routing.rules(session, "api")] == [['host="canary"']]
+
+
+WINDOWS = """
+maintenance_windows:
+  - {name: DB upgrade, service: api, match: ['component="db"'], starts_at: 2026-11-23T08:00:00Z, duration: 2h}
+  - {name: Deploy freeze, starts_at: 2026-11-24T22:00:00+01:00, ends_at: 2026-11-25T02:00:00+01:00}
+  - {name: Last week, starts_at: 2026-11-16T08:00:00Z, duration: 1h}
+"""
+
+
+def test_maintenance_windows_by_name_end_when_dropped_and_stay_as_the_record_once_ended(
+    session: Session, personas: Personas, clock: FrozenClock
+) -> None:
+    routing.add_window(
+        session,
+        API,
+        clock.now(),
+        name="Deploy freeze",
+        starts_at=clock.now() + timedelta(days=1),
+        ends_at=clock.now() + timedelta(days=2),
+    )
+    session.commit()
+
+    planned = apply(session, clock, WINDOWS)
+    assert planned.changes == (
+        Change(
+            "create",
+            "maintenance window",
+            "DB upgrade",
+            (
+                FieldChange("service", None, "api"),
+                FieldChange("match", None, ['component="db"']),
+                FieldChange("starts_at", None, "2026-11-23 08:00 UTC"),
+                FieldChange("ends_at", None, "2026-11-23 10:00 UTC"),
+            ),
+        ),
+        # One made through the API that has not ended is claimed by its name.
+        Change(
+            "update",
+            "maintenance window",
+            "Deploy freeze",
+            (
+                FieldChange("starts_at", "2026-11-24 09:00 UTC", "2026-11-24 21:00 UTC"),
+                FieldChange("ends_at", "2026-11-25 09:00 UTC", "2026-11-25 01:00 UTC"),
+                FieldChange("managed", False, True),
+            ),
+        ),
+        Change(
+            "create",
+            "maintenance window",
+            "Last week",
+            (
+                FieldChange("starts_at", None, "2026-11-16 08:00 UTC"),
+                FieldChange("ends_at", None, "2026-11-16 09:00 UTC"),
+            ),
+        ),
+    )
+    assert apply(session, clock, WINDOWS).empty
+    extended = apply(session, clock, WINDOWS.replace("duration: 2h", "duration: 3h"))
+    assert extended.changes == (
+        Change(
+            "update",
+            "maintenance window",
+            "DB upgrade",
+            (FieldChange("ends_at", "2026-11-23 10:00 UTC", "2026-11-23 11:00 UTC"),),
+        ),
+    )
+
+    clock.advance(timedelta(minutes=30))
+    planned = apply(session, clock, "maintenance_windows: []\n")
+    assert planned.changes == (
+        Change("delete", "maintenance window", "DB upgrade", note="on now: it ends now and stays on record"),
+        Change("delete", "maintenance window", "Deploy freeze"),
+    )
+    windows = {window.name: window for window in alerts_repo.list_windows(session)}
+    assert set(windows) == {"DB upgrade", "Last week"}
+    assert as_utc(windows["DB upgrade"].ends_at) == clock.now()
+
+    # An ended window named again with other times is a new window; the ended one is history.
+    again = "maintenance_windows: [{name: Last week, starts_at: 2026-11-30T08:00:00Z, duration: 1h}]\n"
+    planned = apply(session, clock, again)
+    assert planned.changes == (
+        Change(
+            "create",
+            "maintenance window",
+            "Last week",
+            (
+                FieldChange("starts_at", None, "2026-11-30 08:00 UTC"),
+                FieldChange("ends_at", None, "2026-11-30 09:00 UTC"),
+            ),
+            "the one that ended 2026-11-16 09:00 UTC stays on record",
+        ),
+    )
+    assert [w.name for w in alerts_repo.list_windows(session)].count("Last week") == 2
+
+
+def test_alerting_sections_refer_to_services_and_levels_as_they_will_be_after_the_apply(
+    session: Session, personas: Personas, clock: FrozenClock
+) -> None:
+    apply(session, clock, "services: [{key: billing}]\n")
+    assert rejected(
+        session,
+        """
+        services: []
+        integrations: [{service: billing, kind: native, settings: {default_severity: SEV2}}]
+        routes:
+          - service: api
+            rules: [{severity: SEV1}, {route_to: payments}]
+        """,
+    ) == [
+        Issue(("integrations", 0, "service"), "service 'billing' is not under services, so apply would archive it"),
+        Issue(
+            ("integrations", 0, "settings", "default_severity"),
+            "unknown severity 'SEV2'; the active scheme 'P' has P0, P1, P2, P3",
+        ),
+        Issue(
+            ("routes", 0, "rules", 0, "severity"), "unknown severity 'SEV1'; the active scheme 'P' has P0, P1, P2, P3"
+        ),
+        Issue(("routes", 0, "rules", 1, "route_to"), "unknown service 'payments'"),
+    ]
+    apply(session, clock, "services: []\n")
+    window = "maintenance_windows: [{name: X, service: billing, starts_at: 2026-11-23T08:00:00Z, duration: 1h}]\n"
+    assert rejected(session, window) == [
+        Issue(
+            ("maintenance_windows", 0, "service"), "service 'billing' is archived; list it under services to restore it"
+        )
+    ]
+    # Levels of the scheme the same file makes active, and a service it creates, are fine.
+    planned = config_apply.plan(
+        session,
+        doc(
+            """
+            severities: {active: SEV}
+            services: [{key: payments}]
+            routes: [{service: api, rules: [{severity: SEV1, route_to: payments}]}]
+            """
+        ),
+    )
+    assert summary(planned)[-1] == ("create", "routes", "api")

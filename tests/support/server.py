@@ -78,7 +78,11 @@ def spawn(
         )
     server = ServerProcess(f"http://127.0.0.1:{port}", clock_file, process, log_path, now)
     if wait:
-        wait_ready(server)
+        try:
+            wait_ready(server)
+        except BaseException:
+            server.stop()  # a server that never got ready must not outlive the test
+            raise
     return server
 
 

@@ -156,6 +156,14 @@ def resolve_login(env: dict[str, str] | None = None) -> Login:
     return Login(normalize_url(url), token)
 
 
+def server_url(env: dict[str, str] | None = None) -> str | None:
+    """The server alone (TOCSIN_URL, else the stored login), for what authenticates with
+    something other than an API token: events carry an integration key."""
+    env = dict(os.environ) if env is None else env
+    url = env.get("TOCSIN_URL", "").strip() or read_stored(config_path(env)).get("url", "")
+    return normalize_url(url) if url else None
+
+
 def _problem(response: httpx.Response) -> ApiError:
     try:
         body = response.json()
@@ -241,3 +249,6 @@ class Client:
 
     def patch(self, path: str, body: Json) -> Any:
         return self.request("PATCH", path, body=body)
+
+    def delete(self, path: str) -> Any:
+        return self.request("DELETE", path)

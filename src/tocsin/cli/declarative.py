@@ -5,6 +5,9 @@ named by TOCSIN_DATABASE_URL, like `tocsin migrate`. Exit codes: 0 done (or
 nothing to change), 1 the file is invalid or cannot be applied; every problem
 is printed as `file:line: field: message` on stderr.
 
+An integration that `apply` creates without `key_env` gets a new key, printed
+once after the commit (and under `keys` with --json): nothing can show it again.
+
 SQLAlchemy and the services are imported inside `apply`: every `tocsin`
 invocation loads this module, and `validate` needs no database.
 """
@@ -29,7 +32,7 @@ from tocsin.errors import TocsinError
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
-    from tocsin.services.config_apply import Change, FieldChange, Plan, Value
+    from tocsin.services.config_apply import Change, FieldChange, IssuedKey, Plan, Value
 
 FileOption = Annotated[
     Path, typer.Option("--file", "-f", help="The config file; '-' reads standard input", show_default=True)
@@ -76,6 +79,9 @@ def validate(file: FileOption = Path("tocsin.yaml")) -> None:
         (len(document.teams) if document.teams is not None else None, "team"),
         (len(document.users) if document.users is not None else None, "user"),
         (len(document.services) if document.services is not None else None, "service"),
+        (len(document.integrations) if document.integrations is not None else None, "integration"),
+        (sum(len(r.rules) for r in document.routes) if document.routes is not None else None, "routing rule"),
+        (len(document.maintenance_windows) if document.maintenance_windows is not None else None, "maintenance window"),
     ]
     declared = ", ".join(f"{n} {what}{'' if n == 1 else 's'}" for n, what in counts if n is not None)
     out = _out()
@@ -119,18 +125,19 @@ def _apply(engine: Engine, config: Config, *, dry_run: bool, as_json: bool) -> N
 
     if migrations.pending(engine):
         raise _fail(["error: the database schema is not up to date: run `tocsin migrate` first"])
+    now = clock_from_env(dict(os.environ)).now()
     with make_sessionmaker(engine)() as session:
         try:
-            planned = config_apply.plan(session, config.document)
+            planned = config_apply.plan(session, config.document, now=now, env=os.environ)
         except InvalidConfig as exc:
             raise _fail(config.render(exc.issues)) from None
         if not as_json:
             _print_plan(config.filename, planned, dry_run=dry_run)
         applied = False
+        keys: list[IssuedKey] = []
         if not dry_run and not planned.empty:
-            now = clock_from_env(dict(os.environ)).now()
             try:
-                config_apply.execute(session, config_apply.APPLY_ACTOR, now, planned)
+                keys = config_apply.execute(session, config_apply.APPLY_ACTOR, now, planned)
                 session.commit()
             except InvalidConfig as exc:
                 session.rollback()
@@ -142,11 +149,44 @@ def _apply(engine: Engine, config: Config, *, dry_run: bool, as_json: bool) -> N
                 raise _fail([f"error: nothing was applied: {message}"]) from None
             applied = True
         if as_json:
-            document = {"file": config.filename, "dry_run": dry_run, "applied": applied, **planned.as_json()}
+            document = {
+                "file": config.filename,
+                "dry_run": dry_run,
+                "applied": applied,
+                **planned.as_json(),
+                "keys": [
+                    {"service": k.service, "name": k.name, "kind": k.kind, "key": k.key, "url": _url(k)} for k in keys
+                ],
+            }
             typer.echo(json.dumps(document, indent=2, ensure_ascii=False))
         elif applied:
             count = len(planned.steps)
             _out().print(f"Applied {count} change{'s' if count != 1 else ''}.")
+            _print_keys(keys)
+
+
+def _url(issued: IssuedKey) -> str:
+    """Where the sender posts, on the server `tocsin login` or TOCSIN_URL names, if any."""
+    from tocsin.cli.client import CliError, server_url
+    from tocsin.services.integrations import urls as integration_urls
+
+    try:
+        base = server_url() or "$TOCSIN_URL"
+    except CliError:
+        base = "$TOCSIN_URL"
+    return next(iter(integration_urls(base, issued.kind, issued.key).values()))
+
+
+def _print_keys(keys: list[IssuedKey]) -> None:
+    out = _out()
+    for issued in keys:
+        out.print(
+            f"\n[bold]New key of integration {escape(issued.service)}/{escape(issued.name)}[/bold] "
+            "(shown only now; keep it like a password):",
+            soft_wrap=True,
+        )
+        out.print(f"  {issued.key}", soft_wrap=True)
+        out.print(f"  {escape(issued.kind)}: {escape(_url(issued))}", soft_wrap=True)
 
 
 def _print_plan(filename: str, planned: Plan, *, dry_run: bool) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from tocsin import __version__
-from tocsin.cli import declarative, local, remote
+from tocsin.cli import alerting, declarative, local, remote
 
 app = typer.Typer(
     name="tocsin",
@@ -19,6 +19,7 @@ app.command()(local.migrate)
 app.add_typer(local.token_app, name="token")
 declarative.register(app)
 remote.register(app)
+alerting.register(app)
 
 
 @app.command()

@@ -240,3 +240,276 @@ def roles_table(roles: list[Json]) -> None:
     for role in roles:
         grid.add_row(role["key"], escape(role["name"]), escape(role["description"]))
     console().print(grid)
+
+
+# ---- alerts ----------------------------------------------------------------
+
+
+def alert_severity(alert: Json) -> str:
+    # The Tocsin level once routed; the sender's own word is kept next to it.
+    level, said = alert.get("severity"), alert.get("sender_severity")
+    if level and said and said != level:
+        return f"{level} ({said})"
+    return str(level or said or NONE)
+
+
+def alert_outcome(alert: Json) -> str:
+    if alert.get("incident"):
+        return str(alert["incident"])
+    held = alert.get("held_by")
+    if held == "low urgency":
+        return "low urgency"
+    return f"held: {held}" if held else NONE
+
+
+def alerts_table(page: Json, reference: datetime) -> None:
+    out = console()
+    items: list[Json] = page["items"]
+    if not items:
+        out.print("No alerts match.")
+        return
+    grid = table("Id", "Status", "Sev", "Service", "Summary", "Count", "Last seen", "Incident", keys=2)
+    for alert in items:
+        grid.add_row(
+            str(alert["id"]),
+            alert["status"],
+            escape(alert_severity(alert)),
+            escape(alert["service"]),
+            escape(alert["summary"]),
+            str(alert["count"]),
+            when(alert["last_seen"], relative_to=reference),
+            escape(alert_outcome(alert)),
+        )
+    out.print(grid)
+    shown_from, shown_to = page["offset"] + 1, page["offset"] + len(items)
+    if shown_from > 1 or shown_to < page["total"]:
+        out.print(f"[dim]{shown_from} to {shown_to} of {page['total']}; see more with --offset {shown_to}[/dim]")
+
+
+def incident_alerts_table(ref: str, alerts: list[Json]) -> None:
+    out = console()
+    if not alerts:
+        out.print(f"{escape(ref)} has no alerts; it was declared by hand.")
+        return
+    grid = table("Id", "Status", "Sev", "Summary", "Count", "First seen", "Dedup key", keys=2)
+    for alert in alerts:
+        grid.add_row(
+            str(alert["id"]),
+            alert["status"],
+            escape(alert_severity(alert)),
+            escape(alert["summary"]),
+            str(alert["count"]),
+            when(alert["first_seen"]),
+            escape(alert["dedup_key"]),
+        )
+    out.print(grid)
+
+
+def _raw_payload(raw: str) -> str:
+    # Indented when it is JSON, so a payload on one long line can be read; otherwise as received.
+    try:
+        return json.dumps(json.loads(raw), indent=2, ensure_ascii=False)
+    except ValueError:
+        return raw
+
+
+def show_alert(alert: Json, reference: datetime) -> None:
+    out = console()
+    out.print(f"[bold]Alert {alert['id']}[/bold]  {escape(alert_severity(alert))} · {alert['status']}")
+    out.print(escape(alert["summary"]))
+    facts = Table.grid(padding=(0, 2))
+    facts.add_column(style="dim")
+    facts.add_column(overflow="fold")
+    facts.add_row("Service", escape(alert["service"]))
+    facts.add_row("Integration", escape(alert["integration"]))
+    facts.add_row("Dedup key", escape(alert["dedup_key"]))
+    facts.add_row("Urgency", alert["urgency"])
+    if alert["source"]:
+        facts.add_row("Source", escape(alert["source"]))
+    facts.add_row("Incident", escape(alert["incident"] or NONE))
+    if alert.get("held_by"):
+        facts.add_row("Held by", escape(alert["held_by"]))
+    facts.add_row("Seen", f"{alert['count']} time{'s' if alert['count'] != 1 else ''}")
+    facts.add_row("First seen", when(alert["first_seen"], relative_to=reference))
+    facts.add_row("Last seen", when(alert["last_seen"], relative_to=reference))
+    for label, key in (("Acknowledged", "acknowledged_at"), ("Resolved", "resolved_at")):
+        if alert.get(key):
+            facts.add_row(label, when(alert[key], relative_to=reference))
+    out.print(facts)
+    if alert["labels"]:
+        out.print("\n[dim]Labels[/dim]")
+        for name, value in sorted(alert["labels"].items()):
+            out.print(escape(f"  {name}={value}"), soft_wrap=True)
+    if alert["links"]:
+        out.print("\n[dim]Links[/dim]")
+        for link in alert["links"]:
+            href, text = (link.get("href", ""), link.get("text", "")) if isinstance(link, dict) else (str(link), "")
+            out.print(escape(f"  {href}" + (f"  ({text})" if text else "")), soft_wrap=True)
+    if alert["details"]:
+        out.print("\n[dim]Details[/dim]")
+        out.print(escape(json.dumps(alert["details"], indent=2, ensure_ascii=False)), soft_wrap=True)
+    if alert.get("raw"):
+        out.print("\n[dim]Raw payload[/dim]")
+        out.print(escape(_raw_payload(alert["raw"])), soft_wrap=True)
+
+
+def event_result(action: str, answer: Json) -> str:
+    """One line on what the server made of an event, from `POST /api/v1/events`."""
+    key, alert, result = answer["dedup_key"], answer.get("alert_id"), answer["result"]
+    if result == "ignored":
+        return f"Nothing to {action}: no firing alert has dedup key {key}."
+    if result == "dropped":
+        return f"Dropped by a routing rule of the service; nothing stored (dedup key {key})."
+    said = {
+        "created": f"Created alert {alert}",
+        "repeated": f"Alert {alert} fired again",
+        "acknowledged": f"Acknowledged alert {alert}",
+        "resolved": f"Resolved alert {alert}",
+    }.get(result, f"{result.capitalize()} alert {alert}")
+    message = f"{said} (dedup key {key})"
+    held = answer.get("held_by")
+    if held == "low urgency":
+        message += "; low urgency: recorded, nobody paged"
+    elif held:
+        message += f"; held by maintenance window {held!r}: recorded, nobody paged"
+    elif answer.get("incident"):
+        message += f"; incident {answer['incident']}"
+    message += "."
+    if result == "created":
+        message += f"\nResolve it with: tocsin event resolve --dedup-key {key}"
+    return message
+
+
+# ---- integrations ------------------------------------------------------------
+
+# What each entry of an integration's `urls` is for, as its users name it.
+TOOLS = {
+    "native": "Tocsin events API (tocsin event, curl)",
+    "pagerduty": "PagerDuty Events API v2 (any PagerDuty client or integration)",
+    "pagerduty_change": "PagerDuty change events",
+    "alertmanager": "Prometheus Alertmanager (webhook_configs url)",
+    "opsgenie": "Opsgenie alert API",
+    "grafana": "Grafana (webhook contact point URL)",
+    "generic": "Any JSON webhook (generic)",
+}
+
+
+def settings_text(settings: Json) -> str:
+    parts = []
+    if settings.get("group_by"):
+        parts.append(f"group by {', '.join(settings['group_by'])}")
+    if "group_window_s" in settings:
+        parts.append(f"window {duration(settings['group_window_s'])}")
+    if settings.get("auto_resolve"):
+        parts.append(f"auto-resolve {settings['auto_resolve']}")
+    if settings.get("default_severity"):
+        parts.append(f"default {settings['default_severity']}")
+    return "; ".join(parts) or NONE
+
+
+def created_integration(created: Json) -> None:
+    out = console()
+    say(f"Created integration {created['name']!r} ({created['kind']}) for service {created['service']}.")
+    out.print("\n[bold]Integration key[/bold] (shown only now; keep it like a password):")
+    say(f"  {created['key']}")
+    urls: dict[str, str] = created["urls"]
+    # The server puts this integration's own format first.
+    own = created["kind"] if created["kind"] in urls else next(iter(urls), None)
+    if own is not None:
+        out.print(f"\n[bold]Paste into {escape(TOOLS.get(own, own))}:[/bold]")
+        say(f"  {urls[own]}")
+    others = [(tool, url) for tool, url in urls.items() if tool != own]
+    if others:
+        out.print("\nThe same key works for the other formats:")
+        for tool, url in others:
+            say(f"  {TOOLS.get(tool, tool)}:")
+            say(f"    {url}")
+
+
+def integrations_table(integrations: list[Json]) -> None:
+    if not integrations:
+        console().print("No integrations yet; add one with `tocsin integration create`.")
+        return
+    grid = table("Id", "Service", "Kind", "Name", "Key", "Settings", "State", keys=2)
+    for row in integrations:
+        grid.add_row(
+            str(row["id"]),
+            escape(row["service"]),
+            row["kind"],
+            escape(row["name"]),
+            f"{row['key_prefix']}…",
+            escape(settings_text(row["settings"])),
+            "disabled" if row["disabled"] else "active",
+        )
+    console().print(grid)
+
+
+# ---- routing rules and maintenance windows ------------------------------------
+
+
+def rule_actions(rule: Json) -> str:
+    then = ["drop"] if rule["drop"] else []
+    if rule.get("severity"):
+        then.append(f"severity {rule['severity']}")
+    if rule.get("route_to"):
+        then.append(f"route to {rule['route_to']}")
+    if rule.get("urgency"):
+        then.append(f"urgency {rule['urgency']}")
+    return ", ".join(then) or "no change"
+
+
+def rule_text(rule: Json) -> str:
+    """`when severity="critical": severity P0, then later rules`."""
+    text = f"when {', '.join(rule['matchers']) or 'any alert'}: {rule_actions(rule)}"
+    return text + ", then later rules" if rule.get("continue") else text
+
+
+def rules_table(service: str, rules: list[Json]) -> None:
+    if not rules:
+        console().print(f"{escape(service)} has no routing rules; alerts keep the sender's severity.")
+        return
+    grid = table("Id", "Pos", "When", "Then", "Continue", keys=2)
+    for rule in rules:
+        grid.add_row(
+            str(rule["id"]),
+            str(rule["position"]),
+            escape(", ".join(rule["matchers"]) or "any alert"),
+            escape(rule_actions(rule)),
+            "yes" if rule.get("continue") else "no",
+        )
+    console().print(grid)
+
+
+def window_text(window: Json) -> str:
+    scope = f"on {window['service']}" if window["service"] else "on every service"
+    matching = f" for alerts matching {', '.join(window['matchers'])}" if window["matchers"] else ""
+    length = between(window["starts_at"], window["ends_at"])
+    return f"{window['name']} {scope}{matching}, {when(window['starts_at'])} to {when(window['ends_at'])} ({length})"
+
+
+def window_state(window: Json, reference: datetime) -> str:
+    starts, ends = parse_time(window["starts_at"]), parse_time(window["ends_at"])
+    if ends is not None and ends <= reference:
+        return "ended"
+    if starts is not None and starts > reference:
+        return f"starts {age(starts, reference)}"
+    return f"on, ends {age(ends, reference)}" if ends is not None else "on"
+
+
+def windows_table(windows: list[Json], reference: datetime) -> None:
+    if not windows:
+        console().print("No maintenance windows on or to come; add one with `tocsin maintenance add`.")
+        return
+    grid = table("Id", "Name", "Service", "Matching", "Starts", "Ends", "State", "By", keys=1)
+    for window in windows:
+        grid.add_row(
+            str(window["id"]),
+            escape(window["name"]),
+            escape(window["service"] or "all"),
+            escape(joined(window["matchers"])),
+            when(window["starts_at"]),
+            when(window["ends_at"]),
+            window_state(window, reference),
+            escape(window["created_by"]),
+        )
+    console().print(grid)

@@ -14,7 +14,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from tocsin.domain.alerts import Action, Link, Signal, derived_dedup_key
-from tocsin.integrations.errors import BadPayload
+from tocsin.integrations.errors import BadPayload, reject_nul
 
 
 class _Lenient(BaseModel):
@@ -52,6 +52,7 @@ def ends_at(value: str | None) -> datetime | None:
 
 
 def parse(body: bytes) -> tuple[Webhook, list[Signal]]:
+    reject_nul(body)
     try:
         webhook = Webhook.model_validate_json(body)
     except ValidationError as exc:
@@ -59,7 +60,11 @@ def parse(body: bytes) -> tuple[Webhook, list[Signal]]:
     if webhook.version != "4":
         raise BadPayload([("version", f"payload version {webhook.version!r} is not supported; expected '4'")])
     signals = []
-    for alert in webhook.alerts:
+    for index, alert in enumerate(webhook.alerts):
+        try:
+            ended = ends_at(alert.endsAt)
+        except ValueError:
+            raise BadPayload([(f"alerts[{index}].endsAt", f"{alert.endsAt!r} is not an RFC 3339 time")]) from None
         summary = (
             alert.annotations.get("summary")
             or alert.annotations.get("description")
@@ -82,7 +87,7 @@ def parse(body: bytes) -> tuple[Webhook, list[Signal]]:
                 labels=alert.labels,
                 links=tuple(links),
                 details=details,
-                occurred_at=alert.startsAt if alert.status == "firing" else ends_at(alert.endsAt),
+                occurred_at=alert.startsAt if alert.status == "firing" else ended,
                 raw=alert.model_dump_json().encode(),
             )
         )

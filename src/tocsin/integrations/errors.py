@@ -37,3 +37,9 @@ def _message(error: Any) -> str:
     if error["type"] == "json_invalid":
         return f"malformed JSON: {error.get('ctx', {}).get('error', error['msg'])}"
     return str(error["msg"])
+
+
+def reject_nul(body: bytes) -> None:
+    """JSON can smuggle NUL in as \\u0000; PostgreSQL text cannot hold it."""
+    if b"\\u0000" in body:
+        raise BadPayload([("", "text must not contain NUL characters (\\u0000)")])

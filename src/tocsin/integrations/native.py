@@ -8,7 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
 from tocsin.domain.alerts import MAX_DEDUP_KEY, Action, Link, Signal, derived_dedup_key
-from tocsin.integrations.errors import BadPayload
+from tocsin.integrations.errors import BadPayload, reject_nul
 
 
 class LinkIn(BaseModel):
@@ -46,6 +46,7 @@ MAX_BATCH = 1000
 
 def parse(body: bytes) -> tuple[list[Signal], bool]:
     """Signals from the body, and whether it was a batch (a JSON list)."""
+    reject_nul(body)
     batch = body.lstrip()[:1] == b"["
     try:
         events = _MANY.validate_json(body) if batch else [_ONE.validate_json(body)]

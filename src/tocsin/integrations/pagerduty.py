@@ -15,7 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from tocsin.domain.alerts import MAX_DEDUP_KEY, Action, Link, Signal
-from tocsin.integrations.errors import BadPayload
+from tocsin.integrations.errors import BadPayload, reject_nul
 
 
 class _Lenient(BaseModel):
@@ -98,6 +98,7 @@ def routing_key(body: bytes) -> str | None:
 
 
 def parse(body: bytes) -> tuple[str, Signal]:
+    reject_nul(body)
     try:
         event = Event.model_validate_json(body)
     except ValidationError as exc:
@@ -146,6 +147,7 @@ def parse(body: bytes) -> tuple[str, Signal]:
 
 
 def parse_change(body: bytes) -> ChangeEvent:
+    reject_nul(body)
     try:
         return ChangeEvent.model_validate_json(body)
     except ValidationError as exc:

@@ -11,7 +11,15 @@ Ownership: objects that apply creates, or that the file names (claims), get
 it are removed; unmanaged ones (the first-start admin, objects made through the
 API, the shipped defaults) are never touched unless the file names them. A
 section left out of the file is left alone. Users and services are only
-deactivated / archived, because incidents and timelines refer to them.
+deactivated / archived, because incidents and timelines refer to them;
+integrations only disabled, because their alerts stay; a maintenance window
+that is on is ended, one that has ended is history and never touched.
+
+Identity: integrations by (service, name); a service's routing rules as one
+ordered list (its managed rules are replaced whenever the list differs; rules
+made through the API stay, after the file's); maintenance windows by name.
+An integration's key is made by `execute()` and handed back once as an
+`IssuedKey`, or read from the environment variable the file names (`env`).
 
 Every problem found while planning (an unknown reference, removing a severity
 or role an open incident still uses) is collected as an `Issue` with the path
@@ -21,6 +29,7 @@ in the document, and all of them are raised together as `InvalidConfig`.
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -28,13 +37,17 @@ from typing import Any, Literal, TypeAlias
 
 from sqlalchemy.orm import Session
 
+from tocsin.clock import SystemClock, as_utc
 from tocsin.config_file import schema
 from tocsin.config_file.durations import format_duration
 from tocsin.config_file.errors import InvalidConfig, Issue, Path
 from tocsin.domain.incidents import OPEN_STATUSES
-from tocsin.services import audit, directory
+from tocsin.domain.matchers import MatcherError, parse_matcher
+from tocsin.services import audit, directory, routing
+from tocsin.services import integrations as integrations_service
 from tocsin.services.actor import Actor
 from tocsin.storage import models
+from tocsin.storage.repositories import alerts as alerts_repo
 from tocsin.storage.repositories import directory as directory_repo
 from tocsin.storage.repositories import severities as severities_repo
 
@@ -54,7 +67,7 @@ class FieldChange:
 @dataclass(frozen=True)
 class Change:
     action: Action
-    kind: str  # "severity scheme", "role", "team", "user", "service"
+    kind: str  # "severity scheme", "role", "team", "user", "service", "integration", "routes", "maintenance window"
     key: str
     fields: tuple[FieldChange, ...] = ()
     # What a reader should know beyond the fields, e.g. that a delete is a deactivation.
@@ -70,7 +83,17 @@ class Change:
         }
 
 
-Run: TypeAlias = Callable[[Actor, datetime], None]
+@dataclass(frozen=True)
+class IssuedKey:
+    """The key of an integration `execute()` created: shown once, then only its hash is kept."""
+
+    service: str
+    name: str
+    kind: str
+    key: str
+
+
+Run: TypeAlias = Callable[[Actor, datetime], IssuedKey | None]
 
 
 @dataclass(frozen=True)
@@ -104,20 +127,35 @@ class Plan:
         }
 
 
-def plan(session: Session, document: schema.Document) -> Plan:
-    """Raises InvalidConfig (issues with paths, not yet lines) when the document cannot be applied."""
-    return _Planner(session, document).plan()
+def plan(
+    session: Session,
+    document: schema.Document,
+    *,
+    now: datetime | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Plan:
+    """Raises InvalidConfig (issues with paths, not yet lines) when the document cannot be applied.
+    `now` tells maintenance windows that are on from those to come (system clock when left out);
+    `env` holds the variables that `key_env` names."""
+    return _Planner(session, document, now or SystemClock().now(), env or {}).plan()
 
 
-def execute(session: Session, actor: Actor, now: datetime, planned: Plan) -> None:
-    """Carry out a plan made in this session and transaction; flushes, never commits."""
+def execute(session: Session, actor: Actor, now: datetime, planned: Plan) -> list[IssuedKey]:
+    """Carry out a plan made in this session and transaction; flushes, never commits.
+    Returns the keys of the integrations it made, which nothing else will ever show."""
+    issued = []
     for step in [s for s in planned.steps if not s.late] + [s for s in planned.steps if s.late]:
-        step.run(actor, now)
+        key = step.run(actor, now)
+        if key is not None:
+            issued.append(key)
         session.flush()
+    return issued
 
 
-def apply(session: Session, actor: Actor, now: datetime, document: schema.Document) -> Plan:
-    planned = plan(session, document)
+def apply(
+    session: Session, actor: Actor, now: datetime, document: schema.Document, *, env: Mapping[str, str] | None = None
+) -> Plan:
+    planned = plan(session, document, now=now, env=env)
     execute(session, actor, now, planned)
     return planned
 
@@ -193,13 +231,99 @@ def _level_row_values(level: models.SeverityLevel) -> dict[str, Any]:
     }
 
 
+def _matcher_text(text: str) -> str:
+    # The schema stores matchers in this spelling; rows made through the API may not be.
+    try:
+        return str(parse_matcher(text))
+    except MatcherError:
+        return text
+
+
+def _json_text(value: object) -> str:
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+def _integration_settings(spec: schema.IntegrationSettings) -> dict[str, Any]:
+    """The settings column of an integration, as `integrations.check_settings` reads it."""
+    settings: dict[str, Any] = {
+        "group_by": list(spec.group_by),
+        "group_window_s": int(spec.group_window.total_seconds()),
+        "auto_resolve": spec.auto_resolve,
+    }
+    if spec.default_severity is not None:
+        settings["default_severity"] = spec.default_severity
+    if spec.mapping is not None:
+        settings["mapping"] = dict(spec.mapping)
+    return settings
+
+
+def _integration_values(kind: str, settings: Mapping[str, Any]) -> dict[str, Value]:
+    """What the plan shows of an integration; settings left out read as their defaults, as ingestion reads them."""
+    window = int(settings.get("group_window_s", integrations_service.DEFAULT_GROUP_WINDOW.total_seconds()))
+    mapping: Mapping[str, Any] = settings.get("mapping") or {}
+    return {
+        "kind": kind,
+        "group_by": [str(label) for label in settings.get("group_by", [])],
+        "group_window": _duration(window) if window else "0s",
+        "auto_resolve": str(settings.get("auto_resolve", "monitoring")),
+        "default_severity": settings.get("default_severity"),
+        "mapping": [f"{name}={_json_text(value)}" for name, value in sorted(mapping.items())],
+    }
+
+
+# matchers, severity, route_to, drop, urgency, continue: what decides where an alert goes.
+RuleShape: TypeAlias = tuple[tuple[str, ...], str | None, str | None, bool, str | None, bool]
+
+
+def _rule_of_spec(rule: schema.RouteRule) -> RuleShape:
+    return (tuple(rule.match), rule.severity, rule.route_to, rule.drop, rule.urgency, rule.continue_)
+
+
+def _rule_of_row(rule: models.RoutingRule) -> RuleShape:
+    route_to = rule.route_to.key if rule.route_to is not None else None
+    matchers = tuple(_matcher_text(m) for m in rule.matchers)
+    return (matchers, rule.severity, route_to, rule.drop, rule.urgency, rule.continue_)
+
+
+def _rule_text(rule: RuleShape) -> str:
+    """`severity="critical" → severity P0, continue`, one line per rule in the plan."""
+    matchers, severity, route_to, drop, urgency, continue_ = rule
+    then = ["drop"] if drop else []
+    then += [f"severity {severity}"] if severity else []
+    then += [f"route to {route_to}"] if route_to else []
+    then += [f"urgency {urgency}"] if urgency else []
+    then += ["continue"] if continue_ else []
+    return f"{', '.join(matchers) or 'any alert'} → {', '.join(then) or 'no change'}"
+
+
+def _rule_changes(old: Sequence[RuleShape], new: Sequence[RuleShape]) -> tuple[FieldChange, ...]:
+    changes = []
+    for index in range(max(len(old), len(new))):
+        before = _rule_text(old[index]) if index < len(old) else None
+        after = _rule_text(new[index]) if index < len(new) else None
+        if before != after:
+            changes.append(FieldChange(f"rules[{index}]", before, after))
+    return tuple(changes)
+
+
+def _instant(value: datetime) -> str:
+    at = as_utc(value)
+    return at.strftime("%Y-%m-%d %H:%M:%S UTC" if at.second or at.microsecond else "%Y-%m-%d %H:%M UTC")
+
+
+def _plural(count: int, what: str) -> str:
+    return f"{count} {what}{'' if count == 1 else 's'}"
+
+
 # ---- planning -------------------------------------------------------------------
 
 
 class _Planner:
-    def __init__(self, session: Session, document: schema.Document) -> None:
+    def __init__(self, session: Session, document: schema.Document, now: datetime, env: Mapping[str, str]) -> None:
         self.session = session
         self.document = document
+        self.now = now
+        self.env = env
         self.steps: list[Step] = []
         self.issues: list[Issue] = []
         # What exists once the plan has run, for checking references the file
@@ -212,6 +336,12 @@ class _Planner:
         self.users_removed: set[str] = set()
         self.teams_removed: set[str] = set()
         self.schemes_removed: set[str] = set()
+        self.services_after: set[str] = set()
+        self.services_removed: set[str] = set()
+        self.services_archived: set[str] = set()
+        # The scheme incidents will use, and its levels: what rules and integrations may name.
+        self.active_after: str | None = None
+        self.levels_after: list[str] | None = None
 
     def plan(self) -> Plan:
         document = self.document
@@ -223,6 +353,14 @@ class _Planner:
         self._teams(document.teams)
         if document.services is not None:
             self._services(document.services)
+        self._services_after()
+        # After services: what they create (a rule's route_to, an integration's service) exists by then.
+        if document.integrations is not None:
+            self._integrations(document.integrations)
+        if document.routes is not None:
+            self._routes(document.routes)
+        if document.maintenance_windows is not None:
+            self._windows(document.maintenance_windows)
         self._references()
         if self.issues:
             raise InvalidConfig(self.issues)
@@ -238,6 +376,9 @@ class _Planner:
         current_active = next((row for row in rows.values() if row.active), None)
         if spec is None:
             self.schemes_after = set(rows)
+            if current_active is not None:
+                self.active_after = current_active.name
+                self.levels_after = [level.name for level in current_active.levels]
             return
         declared = {scheme.name: scheme for scheme in spec.schemes or ()}
         removed = set()
@@ -258,6 +399,11 @@ class _Planner:
                 )
             )
         self._severities_in_use(spec, rows, current_active, final_active)
+        self.active_after = final_active
+        if final_active in declared:
+            self.levels_after = [level.name for level in declared[final_active].levels]
+        elif final_active in rows and final_active not in removed:
+            self.levels_after = [level.name for level in rows[final_active].levels]
 
         for index, scheme in enumerate(spec.schemes or ()):
             self._scheme(scheme, index, rows.get(scheme.name), active=scheme.name == final_active)
@@ -661,6 +807,298 @@ class _Planner:
         row.archived_at = now
         audit.record(self.session, actor, now, "archive", "service", row.key)
 
+    def _services_after(self) -> None:
+        """Which services exist once the plan has run, for the references of the sections below."""
+        rows = directory_repo.list_services(self.session, include_archived=True)
+        live = {row.key for row in rows if row.archived_at is None}
+        declared = {spec.key for spec in self.document.services or ()}
+        if self.document.services is not None:
+            self.services_removed = {row.key for row in rows if row.managed and row.key in live - declared}
+        self.services_after = (live - self.services_removed) | declared
+        self.services_archived = {row.key for row in rows if row.archived_at is not None} - declared
+
+    # -- integrations --
+
+    def _integrations(self, specs: Sequence[schema.Integration]) -> None:
+        rows = sorted(alerts_repo.list_integrations(self.session), key=lambda row: (not row.managed, row.id))
+        chosen: dict[tuple[str, str], models.Integration] = {}
+        for candidate in rows:
+            # Names are not unique through the API: the file claims the managed one, else the oldest.
+            chosen.setdefault((candidate.service.key, candidate.name), candidate)
+        claimed = set()
+        for index, spec in enumerate(specs):
+            label = f"{spec.service}/{spec.display_name}"
+            row = chosen.get((spec.service, spec.display_name))
+            if row is not None:
+                claimed.add(row.id)
+            usable, key = self._key_from_env(index, spec, row)
+            if not usable:
+                continue
+            settings = _integration_settings(spec.settings)
+            desired: dict[str, Value] = {
+                **_integration_values(spec.kind, settings),
+                "disabled": False,
+                "managed": True,
+            }
+            if row is None:
+                source = "(generated)" if key is None else f"(from ${spec.key_env})"
+                self._step(
+                    Change("create", "integration", label, (*_created(desired), FieldChange("key", None, source))),
+                    functools.partial(self._create_integration, spec, settings, key),
+                )
+                continue
+            current: dict[str, Value] = {
+                **_integration_values(row.kind, row.settings or {}),
+                "disabled": row.disabled_at is not None,
+                "managed": row.managed,
+            }
+            fields = _diff(current, desired)
+            if key is not None and integrations_service.hash_key(key) != row.key_hash:
+                fields += (FieldChange("key", f"{row.key_prefix}…", f"{key[:8]}… (from ${spec.key_env})"),)
+            if fields:
+                note = "enabled again" if row.disabled_at is not None else ""
+                self._step(
+                    Change("update", "integration", label, fields, note),
+                    functools.partial(self._update_integration, row, spec, settings, key, fields),
+                )
+        for stale in rows:
+            if stale.managed and stale.disabled_at is None and stale.id not in claimed:
+                self._step(
+                    Change(
+                        "delete",
+                        "integration",
+                        f"{stale.service.key}/{stale.name}",
+                        note="disabled: its key stops working, its alerts stay",
+                    ),
+                    functools.partial(self._disable_integration, stale),
+                    late=True,
+                )
+
+    def _key_from_env(
+        self, index: int, spec: schema.Integration, row: models.Integration | None
+    ) -> tuple[bool, str | None]:
+        """(usable, key): no `key_env` is usable with no key (one is made on create, kept on update)."""
+        if spec.key_env is None:
+            return True, None
+        path: Path = ("integrations", index, "key_env")
+        key = self.env.get(spec.key_env, "").strip()
+        # The messages name the variable, never its value: plans end up in CI logs.
+        if not key:
+            self.issues.append(
+                Issue(path, f"environment variable {spec.key_env} is not set; apply reads the key from it")
+            )
+            return False, None
+        if not 20 <= len(key) <= 64 or not key.isascii() or not key.isalnum():
+            self.issues.append(Issue(path, f"{spec.key_env} does not hold a usable key: 20 to 64 letters and digits"))
+            return False, None
+        other = alerts_repo.integration_by_key_hash(self.session, integrations_service.hash_key(key))
+        if other is not None and other is not row:
+            self.issues.append(
+                Issue(path, f"the key in {spec.key_env} belongs to integration {other.service.key}/{other.name}")
+            )
+            return False, None
+        return True, key
+
+    def _create_integration(
+        self, spec: schema.Integration, settings: dict[str, Any], key: str | None, actor: Actor, now: datetime
+    ) -> IssuedKey | None:
+        created = integrations_service.create(
+            self.session,
+            actor,
+            now,
+            service_key=spec.service,
+            kind=spec.kind,
+            name=spec.display_name,
+            settings=settings,
+            key=key,
+            managed=True,
+        )
+        # A key from the environment is one the user already has.
+        return IssuedKey(spec.service, created.row.name, spec.kind, created.key) if key is None else None
+
+    def _update_integration(
+        self,
+        row: models.Integration,
+        spec: schema.Integration,
+        settings: dict[str, Any],
+        key: str | None,
+        fields: Sequence[FieldChange],
+        actor: Actor,
+        now: datetime,
+    ) -> None:
+        kind = integrations_service.Kind(spec.kind)
+        row.kind = kind.value
+        row.settings = integrations_service.check_settings(kind, settings)
+        if key is not None:
+            row.key_hash = integrations_service.hash_key(key)
+            row.key_prefix = key[:8]
+        row.disabled_at = None
+        row.managed = True
+        audit.record(self.session, actor, now, "update", "integration", row.name, _changes_detail(fields))
+
+    def _disable_integration(self, row: models.Integration, actor: Actor, now: datetime) -> None:
+        row.disabled_at = now
+        audit.record(self.session, actor, now, "disable", "integration", row.name, {"service": row.service.key})
+
+    # -- routes --
+
+    def _routes(self, specs: Sequence[schema.Route]) -> None:
+        services = {row.id: row for row in directory_repo.list_services(self.session, include_archived=True)}
+        by_key = {row.key: row for row in services.values()}
+        managed: dict[str, list[models.RoutingRule]] = {}
+        for rule in alerts_repo.managed_rules(self.session):
+            managed.setdefault(services[rule.service_id].key, []).append(rule)
+        for spec in specs:
+            rows = managed.get(spec.service, [])
+            old = [_rule_of_row(row) for row in rows]
+            new = [_rule_of_spec(rule) for rule in spec.rules]
+            if old == new:
+                continue
+            service = by_key.get(spec.service)
+            others = len(alerts_repo.rules_for(self.session, service.id)) - len(rows) if service is not None else 0
+            note = f"after these: {_plural(others, 'rule')} made outside the file" if others and new else ""
+            if not new:
+                change = Change("delete", "routes", spec.service, note=_plural(len(old), "rule"))
+            else:
+                change = Change(
+                    "create" if not old else "update", "routes", spec.service, _rule_changes(old, new), note
+                )
+            self._step(change, functools.partial(self._replace_rules, spec.service, rows, spec.rules))
+        declared = {spec.service for spec in specs}
+        for key, rows in managed.items():
+            if key not in declared:
+                self._step(
+                    Change("delete", "routes", key, note=_plural(len(rows), "rule")),
+                    functools.partial(self._replace_rules, key, rows, ()),
+                    late=True,
+                )
+
+    def _replace_rules(
+        self,
+        service_key: str,
+        rows: Sequence[models.RoutingRule],
+        specs: Sequence[schema.RouteRule],
+        actor: Actor,
+        now: datetime,
+    ) -> None:
+        for row in rows:
+            routing.delete_rule(self.session, actor, now, row.id)
+        if not specs:
+            return
+        service = directory.get_service(self.session, service_key)
+        # The file's rules go before those made through the API: positions below theirs,
+        # without renumbering rows the file does not own.
+        lowest = min((rule.position for rule in alerts_repo.rules_for(self.session, service.id)), default=len(specs))
+        start = min(0, lowest - len(specs))
+        for offset, rule in enumerate(specs):
+            routing.add_rule(
+                self.session,
+                actor,
+                now,
+                service_key=service_key,
+                matchers=rule.match,
+                severity=rule.severity,
+                route_to=rule.route_to,
+                drop=rule.drop,
+                urgency=rule.urgency,
+                continue_=rule.continue_,
+                position=start + offset,
+                managed=True,
+            )
+
+    # -- maintenance windows --
+
+    def _windows(self, specs: Sequence[schema.MaintenanceWindow]) -> None:
+        now = self.now
+        rows = alerts_repo.list_windows(self.session)
+        chosen: dict[str, models.MaintenanceWindow] = {}
+        # A window that is on or to come first (managed before unmanaged); else the latest managed
+        # one that ended, so that applying a file with a past window again changes nothing.
+        for candidate in sorted(rows, key=lambda w: (as_utc(w.ends_at) <= now, not w.managed, -w.id)):
+            if candidate.managed or as_utc(candidate.ends_at) > now:
+                chosen.setdefault(candidate.name, candidate)
+        for spec in specs:
+            desired: dict[str, Value] = {
+                "service": spec.service,
+                "match": list(spec.match),
+                "starts_at": _instant(spec.starts_at),
+                "ends_at": _instant(spec.end),
+                "managed": True,
+            }
+            row = chosen.get(spec.name)
+            ended = row is not None and as_utc(row.ends_at) <= now
+            current: dict[str, Value] = {}
+            if row is not None:
+                current = {
+                    "service": row.service.key if row.service is not None else None,
+                    "match": [_matcher_text(m) for m in row.matchers],
+                    "starts_at": _instant(row.starts_at),
+                    "ends_at": _instant(row.ends_at),
+                    "managed": row.managed,
+                }
+            fields = _diff(current, desired)
+            if row is not None and not fields:
+                continue
+            if row is None or ended:
+                # An ended window is the record of what it held: a new one, never an edit.
+                note = f"the one that ended {_instant(row.ends_at)} stays on record" if row is not None else ""
+                self._step(
+                    Change("create", "maintenance window", spec.name, _created(desired), note),
+                    functools.partial(self._create_window, spec),
+                )
+                continue
+            self._step(
+                Change("update", "maintenance window", spec.name, fields),
+                functools.partial(self._update_window, row, spec, fields),
+            )
+        declared = {spec.name for spec in specs}
+        for stale in sorted(rows, key=lambda w: (as_utc(w.starts_at), w.id)):
+            if not stale.managed or stale.name in declared or as_utc(stale.ends_at) <= now:
+                continue
+            if as_utc(stale.starts_at) <= now:
+                self._step(
+                    Change("delete", "maintenance window", stale.name, note="on now: it ends now and stays on record"),
+                    functools.partial(self._end_window, stale),
+                    late=True,
+                )
+            else:
+                self._step(
+                    Change("delete", "maintenance window", stale.name),
+                    functools.partial(self._delete, stale, "maintenance_window", stale.name),
+                    late=True,
+                )
+
+    def _create_window(self, spec: schema.MaintenanceWindow, actor: Actor, now: datetime) -> None:
+        routing.add_window(
+            self.session,
+            actor,
+            now,
+            name=spec.name,
+            starts_at=spec.starts_at,
+            ends_at=spec.end,
+            service_key=spec.service,
+            matchers=spec.match,
+            managed=True,
+        )
+
+    def _update_window(
+        self,
+        row: models.MaintenanceWindow,
+        spec: schema.MaintenanceWindow,
+        fields: Sequence[FieldChange],
+        actor: Actor,
+        now: datetime,
+    ) -> None:
+        row.service = directory.get_service(self.session, spec.service) if spec.service is not None else None
+        row.matchers = list(spec.match)
+        row.starts_at = spec.starts_at
+        row.ends_at = spec.end
+        row.managed = True
+        audit.record(self.session, actor, now, "update", "maintenance_window", row.name, _changes_detail(fields))
+
+    def _end_window(self, row: models.MaintenanceWindow, actor: Actor, now: datetime) -> None:
+        routing.end_window(self.session, actor, now, row.id)
+
     # -- shared --
 
     def _set_fields(
@@ -685,6 +1123,20 @@ class _Planner:
 
     def _unresolved(self, reference: schema.Reference) -> str | None:
         key = reference.key
+        if reference.kind == "service":
+            if key in self.services_after:
+                return None
+            if key in self.services_removed:
+                return f"service {key!r} is not under services, so apply would archive it"
+            if key in self.services_archived:
+                return f"service {key!r} is archived; list it under services to restore it"
+            return f"unknown service {key!r}"
+        if reference.kind == "severity":
+            if self.levels_after is None or key in self.levels_after:
+                return None  # no active scheme at all is reported on `severities`
+            return (
+                f"unknown severity {key!r}; the active scheme {self.active_after!r} has {', '.join(self.levels_after)}"
+            )
         if reference.kind == "user":
             email = key.lower()
             if email in self.users_after:

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from tocsin.domain.alerts import AutoResolve
 from tocsin.errors import Conflict, NotFound, ValidationFailed
+from tocsin.integrations import generic
 from tocsin.services import audit, directory
 from tocsin.services.actor import Actor
 from tocsin.storage import models
@@ -102,11 +103,17 @@ def check_settings(kind: Kind, settings: dict[str, Any]) -> dict[str, Any]:
             "auto_resolve must be monitoring, resolve or none", field="settings.auto_resolve"
         ) from None
     if kind == Kind.GENERIC:
-        mapping = settings.get("mapping")
-        if not isinstance(mapping, dict) or not isinstance(mapping.get("summary"), str):
+        # Refuse a mapping that no body could satisfy now, not at the first request.
+        if settings.get("mapping") is None:
             raise ValidationFailed(
                 "a generic integration needs mapping.summary (a JSON path such as $.title)", field="settings.mapping"
             )
+        try:
+            generic.Mapping.of(settings.get("mapping"))
+        except generic.MappingError as exc:
+            raise ValidationFailed(
+                f"{exc.message} (a JSON path such as $.title)", field=f"settings.{exc.field}"
+            ) from None
     return settings
 
 
@@ -133,8 +140,9 @@ def create(
         raise ValidationFailed(f"unknown integration kind {kind!r}; expected one of {allowed}", field="kind") from None
     if key is None:
         key = secrets.token_hex(16)
-    elif len(key) < 20 or not key.isascii() or not key.isalnum():
-        raise ValidationFailed("an imported key needs at least 20 letters and digits", field="key")
+    elif len(key) < 20 or not key.isascii() or not key.replace("-", "").isalnum():
+        # Dashes too: Opsgenie API keys are UUIDs.
+        raise ValidationFailed("an imported key needs at least 20 letters, digits or dashes", field="key")
     elif repo.integration_by_key_hash(session, hash_key(key)) is not None:
         raise Conflict("another integration has this key", field="key")
     row = models.Integration(
@@ -153,6 +161,22 @@ def create(
     audit.record(session, actor, now, "create", "integration", row.name, {"kind": parsed.value, "service": service.key})
     session.flush()
     return CreatedIntegration(row, key)
+
+
+def urls(base: str, kind: str, key: str) -> dict[str, str]:
+    """What to paste into each tool for this integration."""
+    base = base.rstrip("/")
+    by_tool = {
+        "native": f"{base}/api/v1/events/{key}",
+        "pagerduty": f"{base}/v2/enqueue (routing_key: {key})",
+        "pagerduty_change": f"{base}/v2/change/enqueue (routing_key: {key})",
+        "alertmanager": f"{base}/api/v1/integrations/alertmanager/{key}",
+        "opsgenie": f"{base}/v2/alerts (Authorization: GenieKey {key})",
+        "grafana": f"{base}/api/v1/integrations/grafana/{key}",
+        "generic": f"{base}/api/v1/integrations/generic/{key}",
+    }
+    first = {kind: by_tool.pop(kind)} if kind in by_tool else {}
+    return {**first, **by_tool}
 
 
 def find_by_key(session: Session, key: str) -> IntegrationRef | None:

@@ -56,22 +56,6 @@ class CreatedIntegrationOut(IntegrationOut):
     urls: dict[str, str] = Field(description="Where to point each tool")
 
 
-def integration_urls(base: str, kind: str, key: str) -> dict[str, str]:
-    """What to paste into each tool for this integration."""
-    base = base.rstrip("/")
-    urls = {
-        "native": f"{base}/api/v1/events/{key}",
-        "pagerduty": f"{base}/v2/enqueue (routing_key: {key})",
-        "pagerduty_change": f"{base}/v2/change/enqueue (routing_key: {key})",
-        "alertmanager": f"{base}/api/v1/integrations/alertmanager/{key}",
-        "opsgenie": f"{base}/v2/alerts (Authorization: GenieKey {key})",
-        "grafana": f"{base}/api/v1/integrations/grafana/{key}",
-        "generic": f"{base}/api/v1/integrations/generic/{key}",
-    }
-    first = {kind: urls.pop(kind)} if kind in urls else {}
-    return {**first, **urls}
-
-
 @router.post("/integrations", status_code=201, response_model=CreatedIntegrationOut)
 def create_integration(
     body: CreateIntegration, request: Request, actor: Writer, session: DbSession, clock: CurrentClock
@@ -84,7 +68,7 @@ def create_integration(
     out = IntegrationOut.of(created.row)
     base = str(request.base_url)
     return CreatedIntegrationOut(
-        **out.model_dump(), key=created.key, urls=integration_urls(base, created.row.kind, created.key)
+        **out.model_dump(), key=created.key, urls=integrations.urls(base, created.row.kind, created.key)
     )
 
 
