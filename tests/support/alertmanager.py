@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 import yaml
 
-from tests.support.server import free_port
+from tests.support.server import free_port, stop_process
 
 NAMES = ("prometheus-alertmanager", "alertmanager")  # Debian's name, then upstream's
 
@@ -114,14 +114,7 @@ class Alertmanager:
         return self.log_path.read_text(errors="replace")
 
     def stop(self) -> int:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        return int(self.process.returncode)
+        return stop_process(self.process, timeout=10)
 
 
 def spawn(binary: Path, workdir: Path, settings: Mapping[str, Any], *, timeout: float = 15.0) -> Alertmanager:

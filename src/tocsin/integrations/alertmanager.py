@@ -78,17 +78,44 @@ def parse(body: bytes) -> tuple[Webhook, list[Signal]]:
         if webhook.groupKey:
             details["group_key"] = webhook.groupKey
         signals.append(
-            Signal(
-                action=Action.TRIGGER if alert.status == "firing" else Action.RESOLVE,
-                dedup_key=alert.fingerprint or derived_dedup_key(alert.labels, ""),
-                summary=summary[:1024],
-                source=alert.labels.get("instance") or alert.labels.get("job") or webhook.receiver,
-                severity=alert.labels.get("severity", ""),
+            labelled_signal(
+                firing=alert.status == "firing",
+                fingerprint=alert.fingerprint,
                 labels=alert.labels,
-                links=tuple(links),
+                summary=summary,
+                receiver=webhook.receiver,
+                links=links,
                 details=details,
                 occurred_at=alert.startsAt if alert.status == "firing" else ended,
                 raw=alert.model_dump_json().encode(),
             )
         )
     return webhook, signals
+
+
+def labelled_signal(
+    *,
+    firing: bool,
+    fingerprint: str,
+    labels: dict[str, str],
+    summary: str,
+    receiver: str,
+    links: list[Link],
+    details: dict[str, object],
+    occurred_at: datetime | None,
+    raw: bytes,
+) -> Signal:
+    """Alertmanager and Grafana (whose webhook copies Alertmanager's) describe an alert
+    alike: a label set, its fingerprint, firing or resolved."""
+    return Signal(
+        action=Action.TRIGGER if firing else Action.RESOLVE,
+        dedup_key=fingerprint or derived_dedup_key(labels, ""),
+        summary=summary[:1024],
+        source=labels.get("instance") or labels.get("job") or receiver,
+        severity=labels.get("severity", ""),
+        labels=labels,
+        links=tuple(links),
+        details=details,
+        occurred_at=occurred_at,
+        raw=raw,
+    )

@@ -21,7 +21,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from tocsin.domain.alerts import Action, Link, Signal, derived_dedup_key
+from tocsin.domain.alerts import Link, Signal
+from tocsin.integrations.alertmanager import labelled_signal
 from tocsin.integrations.errors import BadPayload
 
 # Grafana's code signs with the first by default; its contact-point form suggests the second.
@@ -145,14 +146,13 @@ def _signal(webhook: Webhook, alert: AlertIn) -> Signal:
         details["group_key"] = webhook.groupKey
     if webhook.orgId is not None:
         details["org_id"] = webhook.orgId
-    return Signal(
-        action=Action.TRIGGER if alert.status == "firing" else Action.RESOLVE,
-        dedup_key=alert.fingerprint or derived_dedup_key(alert.labels, ""),
-        summary=summary[:1024],
-        source=alert.labels.get("instance") or alert.labels.get("job") or webhook.receiver,
-        severity=alert.labels.get("severity", ""),
+    return labelled_signal(
+        firing=alert.status == "firing",
+        fingerprint=alert.fingerprint,
         labels=alert.labels,
-        links=tuple(links),
+        summary=summary,
+        receiver=webhook.receiver,
+        links=links,
         details=details,
         occurred_at=alert.startsAt if alert.status == "firing" else alert.endsAt,
         raw=alert.model_dump_json().encode(),
