@@ -28,7 +28,7 @@ from tocsin.services.integrations import IntegrationRef
 router = APIRouter(tags=["ingest"])
 
 
-def _machinery(request: Request) -> tuple[IngestWriter, IntegrationCache, RateLimiter]:
+def machinery(request: Request) -> tuple[IngestWriter, IntegrationCache, RateLimiter]:
     state = request.app.state
     return state.ingest_writer, state.integration_cache, state.rate_limiter
 
@@ -49,7 +49,7 @@ def key_from(request: Request, path_key: str | None = None) -> str | None:
     return request.headers.get("x-routing-key") or None
 
 
-def _outcome(outcome: Outcome) -> dict[str, Any]:
+def outcome_json(outcome: Outcome) -> dict[str, Any]:
     return {
         "dedup_key": outcome.dedup_key,
         "result": outcome.result.value,
@@ -59,13 +59,13 @@ def _outcome(outcome: Outcome) -> dict[str, Any]:
     }
 
 
-async def _authenticate(request: Request, key: str | None) -> IntegrationRef | JSONResponse:
+async def authenticate(request: Request, key: str | None) -> IntegrationRef | JSONResponse:
     if not key:
         INGEST_REJECTED.labels("no_key").inc()
         return problem(
             401, "Unauthenticated", "send the integration key in the URL or as 'Authorization: Bearer <key>'"
         )
-    _writer, cache, _limiter = _machinery(request)
+    _writer, cache, _limiter = machinery(request)
     integration = await cache.get(key)
     if integration is None or integration.disabled:
         INGEST_REJECTED.labels("bad_key").inc()
@@ -73,20 +73,20 @@ async def _authenticate(request: Request, key: str | None) -> IntegrationRef | J
     return integration
 
 
-def _throttled(request: Request, integration: IntegrationRef, cost: int) -> float:
-    _writer, _cache, limiter = _machinery(request)
+def throttled(request: Request, integration: IntegrationRef, cost: int) -> float:
+    _writer, _cache, limiter = machinery(request)
     wait = limiter.take(integration.id, cost)
     if wait:
         INGEST_REJECTED.labels("rate_limited").inc()
     return wait
 
 
-def _retry_after(wait: float) -> dict[str, str]:
+def retry_after(wait: float) -> dict[str, str]:
     return {"Retry-After": str(max(1, math.ceil(wait)))}
 
 
-async def _ingest(request: Request, integration: IntegrationRef, signals: Sequence[Signal]) -> list[Outcome]:
-    writer, _cache, _limiter = _machinery(request)
+async def ingest_signals(request: Request, integration: IntegrationRef, signals: Sequence[Signal]) -> list[Outcome]:
+    writer, _cache, _limiter = machinery(request)
     return await writer.submit(integration, signals)
 
 
@@ -94,7 +94,7 @@ async def _ingest(request: Request, integration: IntegrationRef, signals: Sequen
 
 
 async def _native(request: Request, path_key: str | None) -> JSONResponse:
-    integration = await _authenticate(request, key_from(request, path_key))
+    integration = await authenticate(request, key_from(request, path_key))
     if isinstance(integration, JSONResponse):
         return integration
     body = await request.body()
@@ -104,15 +104,15 @@ async def _native(request: Request, path_key: str | None) -> JSONResponse:
         INGEST_REJECTED.labels("bad_payload").inc()
         errors = [{"field": field or None, "message": message} for field, message in exc.errors]
         return problem(422 if body.strip() else 400, "Invalid event", str(exc), field=exc.field, errors=errors)
-    wait = _throttled(request, integration, len(signals))
+    wait = throttled(request, integration, len(signals))
     if wait:
         response = problem(429, "Too many requests", f"this integration is over its rate; retry in {math.ceil(wait)} s")
-        response.headers.update(_retry_after(wait))
+        response.headers.update(retry_after(wait))
         return response
-    outcomes = await _ingest(request, integration, signals)
+    outcomes = await ingest_signals(request, integration, signals)
     if batch:
-        return JSONResponse({"status": "accepted", "results": [_outcome(o) for o in outcomes]}, status_code=202)
-    return JSONResponse({"status": "accepted", **_outcome(outcomes[0])}, status_code=202)
+        return JSONResponse({"status": "accepted", "results": [outcome_json(o) for o in outcomes]}, status_code=202)
+    return JSONResponse({"status": "accepted", **outcome_json(outcomes[0])}, status_code=202)
 
 
 @router.post("/api/v1/events", status_code=202)
@@ -146,16 +146,16 @@ async def _pd_integration(request: Request, body: bytes) -> IntegrationRef | JSO
     key = pagerduty.routing_key(body)
     if key is None:
         return _pd_invalid(["'routing_key' is missing or blank"])
-    _writer, cache, _limiter = _machinery(request)
+    _writer, cache, _limiter = machinery(request)
     integration = await cache.get(key)
     if integration is None or integration.disabled:
         return _pd_invalid(["Invalid routing key"])
-    wait = _throttled(request, integration, 1)
+    wait = throttled(request, integration, 1)
     if wait:
         return JSONResponse(
             {"status": "throttle event", "message": "Requests for this service are arriving too quickly"},
             status_code=429,
-            headers=_retry_after(wait),
+            headers=retry_after(wait),
         )
     return integration
 
@@ -171,7 +171,7 @@ async def pagerduty_enqueue(request: Request) -> JSONResponse:
         _key, signal = pagerduty.parse(body)
     except BadPayload as exc:
         return _pd_invalid(_pd_errors(exc))
-    await _ingest(request, integration, [signal])
+    await ingest_signals(request, integration, [signal])
     return JSONResponse(
         {"status": "success", "message": "Event processed", "dedup_key": signal.dedup_key}, status_code=202
     )
@@ -188,7 +188,7 @@ async def pagerduty_change(request: Request) -> JSONResponse:
         event = pagerduty.parse_change(body)
     except BadPayload as exc:
         return _pd_invalid(_pd_errors(exc))
-    writer, _cache, _limiter = _machinery(request)
+    writer, _cache, _limiter = machinery(request)
     await writer.record_change(integration, event, body)
     return JSONResponse({"status": "success", "message": "Change event processed"}, status_code=202)
 
@@ -197,7 +197,7 @@ async def pagerduty_change(request: Request) -> JSONResponse:
 
 
 async def _alertmanager(request: Request, path_key: str | None) -> JSONResponse:
-    integration = await _authenticate(request, key_from(request, path_key))
+    integration = await authenticate(request, key_from(request, path_key))
     if isinstance(integration, JSONResponse):
         return integration
     body = await request.body()
@@ -209,18 +209,18 @@ async def _alertmanager(request: Request, path_key: str | None) -> JSONResponse:
         return problem(422 if body.strip() else 400, "Invalid webhook", str(exc), field=exc.field, errors=errors)
     # One request is one notification, whatever its size: Alertmanager re-sends
     # the whole group, and a 429 would only delay it to the next group_interval.
-    wait = _throttled(request, integration, 1)
+    wait = throttled(request, integration, 1)
     if wait:
         response = problem(429, "Too many requests", f"this integration is over its rate; retry in {math.ceil(wait)} s")
-        response.headers.update(_retry_after(wait))
+        response.headers.update(retry_after(wait))
         return response
-    outcomes = await _ingest(request, integration, signals) if signals else []
+    outcomes = await ingest_signals(request, integration, signals) if signals else []
     return JSONResponse(
         {
             "status": "accepted",
             "alerts": len(signals),
             "truncated_alerts": webhook.truncatedAlerts,
-            "results": [_outcome(o) for o in outcomes],
+            "results": [outcome_json(o) for o in outcomes],
         },
         status_code=202,
     )

@@ -19,7 +19,15 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from tocsin.api.problems import problem
-from tocsin.api.routes.ingest import _authenticate, _ingest, _machinery, _outcome, _retry_after, _throttled, key_from
+from tocsin.api.routes.ingest import (
+    authenticate,
+    ingest_signals,
+    key_from,
+    machinery,
+    outcome_json,
+    retry_after,
+    throttled,
+)
 from tocsin.domain.alerts import Action, AlertStatus, Signal
 from tocsin.integrations import generic, grafana, opsgenie
 from tocsin.integrations.errors import BadPayload
@@ -66,7 +74,7 @@ def _genie_key(request: Request) -> str | None:
 
 async def _genie_integration(request: Request, started: float) -> IntegrationRef | JSONResponse:
     key = _genie_key(request)
-    _writer, cache, _limiter = _machinery(request)
+    _writer, cache, _limiter = machinery(request)
     integration = await cache.get(key) if key else None
     if integration is None or integration.disabled:
         INGEST_REJECTED.labels("bad_key" if key else "no_key").inc()
@@ -75,8 +83,8 @@ async def _genie_integration(request: Request, started: float) -> IntegrationRef
 
 
 def _genie_throttled(request: Request, integration: IntegrationRef, started: float) -> JSONResponse | None:
-    wait = _throttled(request, integration, 1)
-    return _genie_answer(429, started, headers=_retry_after(wait), message=_TOO_MANY) if wait else None
+    wait = throttled(request, integration, 1)
+    return _genie_answer(429, started, headers=retry_after(wait), message=_TOO_MANY) if wait else None
 
 
 @router.post("/v2/alerts", status_code=202)
@@ -90,9 +98,9 @@ async def opsgenie_create(request: Request) -> JSONResponse:
         signal = opsgenie.parse_create(await request.body())
     except BadPayload as exc:
         return _genie_rejected(exc, started)
-    if throttled := _genie_throttled(request, integration, started):
-        return throttled
-    [outcome] = await _ingest(request, integration, [signal])
+    if refused := _genie_throttled(request, integration, started):
+        return refused
+    [outcome] = await ingest_signals(request, integration, [signal])
     return _genie_accepted(started, outcome.alert_id)
 
 
@@ -139,10 +147,10 @@ async def _genie_act(request: Request, identifier: str, identifier_type: str, ac
         signal = opsgenie.parse_action(await request.body(), action, key or "")
     except BadPayload as exc:
         return _genie_rejected(exc, started)
-    if throttled := _genie_throttled(request, integration, started):
-        return throttled
+    if refused := _genie_throttled(request, integration, started):
+        return refused
     # Like Opsgenie, an alias that names no open alert is accepted and changes nothing.
-    outcomes = await _ingest(request, integration, [signal]) if key else []
+    outcomes = await ingest_signals(request, integration, [signal]) if key else []
     return _genie_accepted(started, outcomes[0].alert_id if outcomes else number)
 
 
@@ -173,14 +181,14 @@ def _invalid(body: bytes, exc: BadPayload) -> JSONResponse:
 
 def _too_many(wait: float) -> JSONResponse:
     response = problem(429, "Too many requests", f"this integration is over its rate; retry in {math.ceil(wait)} s")
-    response.headers.update(_retry_after(wait))
+    response.headers.update(retry_after(wait))
     return response
 
 
 async def _accept(request: Request, integration: IntegrationRef, signals: list[Signal], **extra: Any) -> JSONResponse:
-    outcomes = await _ingest(request, integration, signals) if signals else []
+    outcomes = await ingest_signals(request, integration, signals) if signals else []
     return JSONResponse(
-        {"status": "accepted", "alerts": len(signals), **extra, "results": [_outcome(o) for o in outcomes]},
+        {"status": "accepted", "alerts": len(signals), **extra, "results": [outcome_json(o) for o in outcomes]},
         status_code=202,
     )
 
@@ -193,7 +201,7 @@ def _first_header(request: Request, names: Iterable[str]) -> str | None:
 
 
 async def _grafana(request: Request, path_key: str | None) -> JSONResponse:
-    integration = await _authenticate(request, key_from(request, path_key))
+    integration = await authenticate(request, key_from(request, path_key))
     if isinstance(integration, JSONResponse):
         return integration
     body = await request.body()
@@ -210,7 +218,7 @@ async def _grafana(request: Request, path_key: str | None) -> JSONResponse:
     except BadPayload as exc:
         return _invalid(body, exc)
     # One request is one notification of a group, as with Alertmanager.
-    if wait := _throttled(request, integration, 1):
+    if wait := throttled(request, integration, 1):
         return _too_many(wait)
     return await _accept(request, integration, signals, truncated_alerts=webhook.truncatedAlerts)
 
@@ -234,7 +242,7 @@ async def grafana_webhook_keyed(key: str, request: Request) -> JSONResponse:
 
 
 async def _generic(request: Request, path_key: str | None) -> JSONResponse:
-    integration = await _authenticate(request, key_from(request, path_key))
+    integration = await authenticate(request, key_from(request, path_key))
     if isinstance(integration, JSONResponse):
         return integration
     try:
@@ -248,7 +256,7 @@ async def _generic(request: Request, path_key: str | None) -> JSONResponse:
         signals = generic.parse(body, mapping)
     except BadPayload as exc:
         return _invalid(body, exc)
-    if wait := _throttled(request, integration, max(1, len(signals))):
+    if wait := throttled(request, integration, max(1, len(signals))):
         return _too_many(wait)
     return await _accept(request, integration, signals)
 
