@@ -168,6 +168,7 @@ def create_app(
         app.include_router(module.router)
     app.mount(operations.DOCS_STATIC, StaticFiles(directory=str(swagger_ui_path)), name="docs-static")
 
+    app.add_middleware(ingest.NativeFastPath)
     app.add_middleware(Observe)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     return app

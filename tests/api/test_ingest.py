@@ -394,3 +394,21 @@ def test_a_generic_integration_with_a_broken_mapping_is_refused_when_created(
     )
     assert answer.status_code == 422
     assert answer.json()["field"] == "settings.mapping.summary"
+
+
+def test_the_native_fast_path_keeps_the_documented_behaviour(
+    client: TestClient, personas: Personas, make_integration: MakeIntegration
+) -> None:
+    key = make_integration()
+    # Served without FastAPI's router, yet limited, logged and counted like every route.
+    too_big = client.post(f"/api/v1/events/{key}", content=b"[" + b" " * (70 * 1024) + b"]")
+    assert too_big.status_code == 413
+    assert client.post(f"/api/v1/events/{key}/extra", json={}).status_code == 404
+    assert client.get(f"/api/v1/events/{key}").status_code in (404, 405)
+    assert client.post("/api/v1/events/", json={"action": "trigger", "summary": "x"}).status_code in (401, 404)
+    created = client.post(f"/api/v1/events/{key}", json={"action": "trigger", "summary": "fast"})
+    assert created.status_code == 202
+    metrics = client.get("/metrics").text
+    assert 'route="/api/v1/events/{key}",status="202"' in metrics
+    spec = client.get("/api/v1/openapi.json").json()
+    assert "/api/v1/events/{key}" in spec["paths"]
