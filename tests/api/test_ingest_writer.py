@@ -105,3 +105,24 @@ def test_a_trigger_and_a_resolve_in_one_batch_apply_in_order(
         else:
             assert [o.result for o in outcomes] == [Result.IGNORED, Result.CREATED]
             assert db.scalars(select(Alert.status)).one() == "firing"
+
+
+def test_a_trigger_after_its_incident_resolved_in_the_same_batch_opens_a_new_one(
+    sessions: sessionmaker[Session], personas: Personas, clock: FrozenClock
+) -> None:
+    from tocsin.services import alerts
+
+    with sessions() as db:
+        created = integrations.create(
+            db, Actor.system(), clock.now(), service_key="api", kind="native", settings={"auto_resolve": "resolve"}
+        )
+        db.commit()
+        ref = integrations.find_by_key(db, created.key)
+        assert ref is not None
+        outcomes = alerts.ingest(
+            db, clock.now(), ref, [trigger("a"), Signal(action=Action.RESOLVE, dedup_key="a"), trigger("b")]
+        )
+        db.commit()
+        assert [o.result for o in outcomes] == [Result.CREATED, Result.RESOLVED, Result.CREATED]
+        assert outcomes[0].incident == "INC-2026-11-23-001"
+        assert outcomes[2].incident == "INC-2026-11-23-002"

@@ -248,9 +248,10 @@ def _join(
     by_group = (service.id, alert.group_key) if alert.group_key else None
     by_window = (service.id, "") if integration.group_window.total_seconds() > 0 else None
     for slot in (by_group, by_window):
-        if slot is not None and context.joined.get(slot) is not None:
-            incident = context.joined[slot]
-            assert incident is not None
+        cached = context.joined.get(slot) if slot is not None else None
+        # Earlier in this batch the incident may have been resolved (all its alerts cleared).
+        if cached is not None and cached.status in _OPEN:
+            incident = cached
             break
     else:
         incident = _find_or_declare(session, context, integration, alert, service)
