@@ -22,12 +22,14 @@ from starlette.concurrency import run_in_threadpool
 
 from tocsin.clock import Clock
 from tocsin.domain.alerts import Signal
+from tocsin.domain.severity import SeverityScheme
 from tocsin.integrations import pagerduty
 from tocsin.observability import INGEST_BATCHES, INGEST_SIGNALS
-from tocsin.services import alerts, changes
+from tocsin.services import alerts, changes, severities
 from tocsin.services.integrations import IntegrationRef, find_by_key, hash_key
 
 log = structlog.get_logger(__name__)
+_SCHEME_TTL = 5.0
 
 
 @dataclass
@@ -46,6 +48,9 @@ class IngestWriter:
         self._max_batch = max_batch
         self._queue: queue.Queue[_Work | None] = queue.Queue()
         self._thread: threading.Thread | None = None
+        # The active severity scheme, re-read every few seconds rather than per batch:
+        # a scheme edit reaches ingestion within `_SCHEME_TTL`.
+        self._scheme: tuple[float, SeverityScheme] | None = None
         # The app's lifespan can be entered more than once (a test client and a
         # schema fuzzer on one app): one thread, stopped when the last one leaves.
         self._users = 0
@@ -117,11 +122,17 @@ class IngestWriter:
             if stop:
                 return
 
+    def _active_scheme(self, session: Session) -> SeverityScheme:
+        if self._scheme is None or self._scheme[0] < time.monotonic():
+            self._scheme = (time.monotonic() + _SCHEME_TTL, severities.active(session))
+        return self._scheme[1]
+
     def _commit(self, batch: list[_Work]) -> None:
         now = self._clock.now()
         try:
             with self._sessions() as session:
-                results = alerts.ingest_batch(session, now, [(work.integration, work.signals) for work in batch])
+                items = [(work.integration, work.signals) for work in batch]
+                results = alerts.ingest_batch(session, now, items, self._active_scheme(session))
                 session.commit()
         except Exception:
             # One bad request must not fail its neighbours: retry each on its own.

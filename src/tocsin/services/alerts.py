@@ -83,12 +83,16 @@ def ingest(session: Session, now: datetime, integration: IntegrationRef, signals
 
 
 def ingest_batch(
-    session: Session, now: datetime, items: Sequence[tuple[IntegrationRef, Sequence[Signal]]]
+    session: Session,
+    now: datetime,
+    items: Sequence[tuple[IntegrationRef, Sequence[Signal]]],
+    scheme: severity_domain.SeverityScheme | None = None,
 ) -> list[list[Outcome]]:
+    """`scheme` lets a caller that ingests many batches read the active scheme less often."""
     keys = {(integration.id, signal.dedup_key) for integration, signals in items for signal in signals}
     context = _Context(
         now=now,
-        scheme=severities.active(session),
+        scheme=scheme or severities.active(session),
         windows=[
             Window(
                 name=w.name,

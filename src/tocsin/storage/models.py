@@ -309,7 +309,7 @@ class Alert(Base):
             postgresql_where=text("status = 'firing'"),
         ),
         Index("ix_alerts_service_status", "service_id", "status", "last_seen"),
-        Index("ix_alerts_incident", "incident_id"),
+        Index("ix_alerts_incident", "incident_id", "last_seen"),
         Index("ix_alerts_last_seen", "last_seen"),
     )
 
