@@ -99,7 +99,7 @@ def ingest_batch(
                 starts_at=w.starts_at,
                 ends_at=w.ends_at,
                 matchers=parse_matchers(w.matchers),
-                service_key=w.service.key if w.service else None,
+                service_key=w.service_key,
             )
             for w in repo.active_windows(session, now)
         ],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, func, literal_column, select, tuple_
@@ -52,13 +53,30 @@ def rules_for(session: Session, service_id: int) -> Sequence[RoutingRule]:
     ).all()
 
 
-def active_windows(session: Session, now: datetime) -> Sequence[MaintenanceWindow]:
-    return session.scalars(
-        select(MaintenanceWindow)
-        .options(joinedload(MaintenanceWindow.service))
+@dataclass(frozen=True)
+class ActiveWindow:
+    name: str
+    starts_at: datetime
+    ends_at: datetime
+    matchers: list[str]
+    service_key: str | None
+
+
+def active_windows(session: Session, now: datetime) -> list[ActiveWindow]:
+    """Plain rows, not ORM objects: asked once per ingest batch, and usually empty."""
+    rows = session.execute(
+        select(
+            MaintenanceWindow.name,
+            MaintenanceWindow.starts_at,
+            MaintenanceWindow.ends_at,
+            MaintenanceWindow.matchers,
+            Service.key,
+        )
+        .outerjoin(Service, Service.id == MaintenanceWindow.service_id)
         .where(MaintenanceWindow.starts_at <= now, MaintenanceWindow.ends_at > now)
         .order_by(MaintenanceWindow.id)
-    ).all()
+    )
+    return [ActiveWindow(*row) for row in rows]
 
 
 def open_incident_for_group(
