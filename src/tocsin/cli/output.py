@@ -169,7 +169,12 @@ def incident_table(page: Json, reference: datetime) -> None:
             escape(commander(incident)),
         )
     out.print(grid)
-    shown_from, shown_to = page["offset"] + 1, page["offset"] + len(items)
+    _page_footer(out, page, len(items))
+
+
+def _page_footer(out: Console, page: Json, shown: int) -> None:
+    """Where this page sits in the whole list, and how to see the next."""
+    shown_from, shown_to = page["offset"] + 1, page["offset"] + shown
     if shown_from > 1 or shown_to < page["total"]:
         out.print(f"[dim]{shown_from} to {shown_to} of {page['total']}; see more with --offset {shown_to}[/dim]")
 
@@ -281,9 +286,7 @@ def alerts_table(page: Json, reference: datetime) -> None:
             escape(alert_outcome(alert)),
         )
     out.print(grid)
-    shown_from, shown_to = page["offset"] + 1, page["offset"] + len(items)
-    if shown_from > 1 or shown_to < page["total"]:
-        out.print(f"[dim]{shown_from} to {shown_to} of {page['total']}; see more with --offset {shown_to}[/dim]")
+    _page_footer(out, page, len(items))
 
 
 def incident_alerts_table(ref: str, alerts: list[Json]) -> None:
