@@ -74,7 +74,7 @@ class _Context:
     # (integration id, dedup key) → the firing alert, prefetched or created in this batch
     firing: dict[tuple[int, str], models.Alert]
     # (service id, group key or "") → the incident alerts of this batch join
-    joined: dict[tuple[int, str], models.Incident | None]
+    joined: dict[tuple[int, str], models.Incident]
     attached: list[tuple[models.Incident, models.Alert, Actor]]
 
 

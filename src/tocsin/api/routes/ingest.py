@@ -92,6 +92,19 @@ async def ingest_signals(request: Request, integration: IntegrationRef, signals:
     return await writer.submit(integration, signals)
 
 
+def invalid_payload(body: bytes, exc: BadPayload, title: str = "Invalid webhook") -> JSONResponse:
+    """The problem answer for a body no adapter could read: 400 when empty, else 422 naming each field."""
+    INGEST_REJECTED.labels("bad_payload").inc()
+    errors = [{"field": field or None, "message": message} for field, message in exc.errors]
+    return problem(422 if body.strip() else 400, title, str(exc), field=exc.field, errors=errors)
+
+
+def too_many(wait: float) -> JSONResponse:
+    response = problem(429, "Too many requests", f"this integration is over its rate; retry in {math.ceil(wait)} s")
+    response.headers.update(retry_after(wait))
+    return response
+
+
 # ---- native ----------------------------------------------------------------
 
 
@@ -103,14 +116,10 @@ async def _native(request: Request, path_key: str | None) -> JSONResponse:
     try:
         signals, batch = native.parse(body)
     except BadPayload as exc:
-        INGEST_REJECTED.labels("bad_payload").inc()
-        errors = [{"field": field or None, "message": message} for field, message in exc.errors]
-        return problem(422 if body.strip() else 400, "Invalid event", str(exc), field=exc.field, errors=errors)
+        return invalid_payload(body, exc, "Invalid event")
     wait = throttled(request, integration, len(signals))
     if wait:
-        response = problem(429, "Too many requests", f"this integration is over its rate; retry in {math.ceil(wait)} s")
-        response.headers.update(retry_after(wait))
-        return response
+        return too_many(wait)
     outcomes = await ingest_signals(request, integration, signals)
     if batch:
         return JSONResponse({"status": "accepted", "results": [outcome_json(o) for o in outcomes]}, status_code=202)
@@ -206,16 +215,12 @@ async def _alertmanager(request: Request, path_key: str | None) -> JSONResponse:
     try:
         webhook, signals = alertmanager.parse(body)
     except BadPayload as exc:
-        INGEST_REJECTED.labels("bad_payload").inc()
-        errors = [{"field": field or None, "message": message} for field, message in exc.errors]
-        return problem(422 if body.strip() else 400, "Invalid webhook", str(exc), field=exc.field, errors=errors)
+        return invalid_payload(body, exc)
     # One request is one notification, whatever its size: Alertmanager re-sends
     # the whole group, and a 429 would only delay it to the next group_interval.
     wait = throttled(request, integration, 1)
     if wait:
-        response = problem(429, "Too many requests", f"this integration is over its rate; retry in {math.ceil(wait)} s")
-        response.headers.update(retry_after(wait))
-        return response
+        return too_many(wait)
     outcomes = await ingest_signals(request, integration, signals) if signals else []
     return JSONResponse(
         {

@@ -8,7 +8,6 @@ committed, and rejected input stores nothing.
 
 from __future__ import annotations
 
-import math
 import time
 import uuid
 from collections.abc import Iterable
@@ -22,11 +21,13 @@ from tocsin.api.problems import problem
 from tocsin.api.routes.ingest import (
     authenticate,
     ingest_signals,
+    invalid_payload,
     key_from,
     machinery,
     outcome_json,
     retry_after,
     throttled,
+    too_many,
 )
 from tocsin.domain.alerts import Action, AlertStatus, Signal
 from tocsin.integrations import generic, grafana, opsgenie
@@ -173,18 +174,6 @@ async def opsgenie_close(
 # ---- shared by Grafana and the generic webhook --------------------------------
 
 
-def _invalid(body: bytes, exc: BadPayload) -> JSONResponse:
-    INGEST_REJECTED.labels("bad_payload").inc()
-    errors = [{"field": field or None, "message": message} for field, message in exc.errors]
-    return problem(422 if body.strip() else 400, "Invalid webhook", str(exc), field=exc.field, errors=errors)
-
-
-def _too_many(wait: float) -> JSONResponse:
-    response = problem(429, "Too many requests", f"this integration is over its rate; retry in {math.ceil(wait)} s")
-    response.headers.update(retry_after(wait))
-    return response
-
-
 async def _accept(request: Request, integration: IntegrationRef, signals: list[Signal], **extra: Any) -> JSONResponse:
     outcomes = await ingest_signals(request, integration, signals) if signals else []
     return JSONResponse(
@@ -216,10 +205,10 @@ async def _grafana(request: Request, path_key: str | None) -> JSONResponse:
     try:
         webhook, signals = grafana.parse(body)
     except BadPayload as exc:
-        return _invalid(body, exc)
+        return invalid_payload(body, exc)
     # One request is one notification of a group, as with Alertmanager.
     if wait := throttled(request, integration, 1):
-        return _too_many(wait)
+        return too_many(wait)
     return await _accept(request, integration, signals, truncated_alerts=webhook.truncatedAlerts)
 
 
@@ -255,9 +244,9 @@ async def _generic(request: Request, path_key: str | None) -> JSONResponse:
     try:
         signals = generic.parse(body, mapping)
     except BadPayload as exc:
-        return _invalid(body, exc)
+        return invalid_payload(body, exc)
     if wait := throttled(request, integration, max(1, len(signals))):
-        return _too_many(wait)
+        return too_many(wait)
     return await _accept(request, integration, signals)
 
 
