@@ -133,11 +133,20 @@ def start_alertmanager(workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
     raise RuntimeError("alertmanager did not start")
 
 
-def run_tocsin(name: str, url: str, workdir: Path, seconds: int, connections: int) -> dict[str, Load | int]:
+def run_tocsin(
+    name: str, url: str, workdir: Path, seconds: int, connections: int, workers: int = 1
+) -> dict[str, Load | int]:
     prepare(url)
     clock = workdir / f"{name}.clock"
     clock.write_text(START.isoformat())
-    env = {"TOCSIN_LOG_LEVEL": "warning", "TOCSIN_INGEST_RATE": "1000000", "TOCSIN_INGEST_BURST": "1000000"}
+    env = {
+        # The real clock, as in production (the test clock reads a file per call).
+        "TOCSIN_TEST_CLOCK_FILE": "",
+        "TOCSIN_LOG_LEVEL": "warning",
+        "TOCSIN_INGEST_RATE": "1000000",
+        "TOCSIN_INGEST_BURST": "1000000",
+        "TOCSIN_WORKERS": str(workers),
+    }
     server = spawn(url, workdir, clock, START, name=name, env_extra=env)
     results: dict[str, Load | int] = {}
     try:
@@ -162,6 +171,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--pg-workers", type=int, default=2, help="tocsin serve processes on PostgreSQL")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
@@ -174,9 +184,11 @@ def main() -> None:
         finally:
             process.terminate()
             process.wait()
-        runs = {"sqlite": run_tocsin("sqlite", f"sqlite:///{workdir}/bench.db", workdir, args.seconds, args.connections)}
+        runs = {
+            "sqlite": run_tocsin("sqlite", f"sqlite:///{workdir}/bench.db", workdir, args.seconds, args.connections)
+        }
         if pg := os.environ.get("TOCSIN_BENCH_PG_URL"):
-            runs["postgresql"] = run_tocsin("postgresql", pg, workdir, args.seconds, args.connections)
+            runs["postgresql"] = run_tocsin("postgresql", pg, workdir, args.seconds, args.connections, args.pg_workers)
 
     print(f"| target | single alerts/s | p50 ms | p99 ms | batched alerts/s | repeat/s | vs AM single | vs AM batch |")
     print("|---|---|---|---|---|---|---|---|")

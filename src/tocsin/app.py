@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import AsyncIterator
@@ -16,14 +17,17 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from swagger_ui_bundle import swagger_ui_path
 
 from tocsin import __version__
-from tocsin.api import problems
+from tocsin.api import fastpath, problems
 from tocsin.api.deps import AppState
 from tocsin.api.ingest import IngestWriter, IntegrationCache, RateLimiter
 from tocsin.api.routes import alerts, directory, incidents, ingest, ingest_more, operations, tokens
 from tocsin.clock import Clock
+from tocsin.clock import from_env as clock_from_env
 from tocsin.config import Settings
+from tocsin.engine.response_targets import default_modules
 from tocsin.engine.runner import Runner
-from tocsin.observability import HTTP_LATENCY, HTTP_REQUESTS
+from tocsin.observability import HTTP_LATENCY, HTTP_REQUESTS, configure_logging
+from tocsin.storage.db import make_engine, make_sessionmaker
 
 log = structlog.get_logger("tocsin.http")
 
@@ -168,7 +172,25 @@ def create_app(
         app.include_router(module.router)
     app.mount(operations.DOCS_STATIC, StaticFiles(directory=str(swagger_ui_path)), name="docs-static")
 
-    app.add_middleware(ingest.NativeFastPath)
+    app.add_middleware(fastpath.IngestFastPath)
     app.add_middleware(Observe)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     return app
+
+
+def from_env() -> FastAPI:
+    """The app of one `tocsin serve` worker, from `TOCSIN_*` alone.
+
+    uvicorn calls this in each worker process it spawns, so every worker has its
+    own logging set-up, database engine, ingest writer and engine runner.
+    """
+    settings = Settings.from_env()
+    configure_logging(json=settings.log_json, level=settings.log_level)
+    clock = clock_from_env(dict(os.environ))
+    sessions = make_sessionmaker(make_engine(settings.database_url))
+    runner = None
+    if settings.engine_enabled:
+        # Workers of one server share its instance id; a lease names the process that holds it.
+        holder = settings.instance_id if settings.workers == 1 else f"{settings.instance_id}/{os.getpid()}"
+        runner = Runner(sessions, clock, default_modules(), holder=holder)
+    return create_app(settings, clock, sessions, runner)

@@ -17,6 +17,9 @@ class Settings:
     database_url: str = "sqlite:///./tocsin-data/tocsin.db"
     host: str = "127.0.0.1"
     port: int = 8080
+    # Server processes behind one port. More than one needs PostgreSQL: a SQLite
+    # file must have exactly one writing process.
+    workers: int = 1
     # Ingest and API bodies above this are refused with 413 before they are parsed.
     max_body_bytes: int = 1024 * 1024
     admin_email: str = "admin@localhost"
@@ -39,6 +42,7 @@ class Settings:
             database_url=url,
             host=env.get("TOCSIN_HOST", defaults.host),
             port=int(env.get("TOCSIN_PORT", defaults.port)),
+            workers=int(env.get("TOCSIN_WORKERS", defaults.workers)),
             max_body_bytes=int(env.get("TOCSIN_MAX_BODY_BYTES", defaults.max_body_bytes)),
             admin_email=env.get("TOCSIN_ADMIN_EMAIL", defaults.admin_email),
             log_json=env.get("TOCSIN_LOG_FORMAT", "json") == "json",

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -126,3 +128,115 @@ def test_a_trigger_after_its_incident_resolved_in_the_same_batch_opens_a_new_one
         assert [o.result for o in outcomes] == [Result.CREATED, Result.RESOLVED, Result.CREATED]
         assert outcomes[0].incident == "INC-2026-11-23-001"
         assert outcomes[2].incident == "INC-2026-11-23-002"
+
+
+def test_the_next_batch_joins_the_incident_the_last_one_did_while_it_qualifies(
+    sessions: sessionmaker[Session], personas: Personas, clock: FrozenClock
+) -> None:
+    """The writer's hints skip the search for the incident, never change its answer."""
+    from tocsin.services import alerts, incidents
+
+    hints: dict[tuple[int, str], tuple[int, datetime]] = {}
+    with sessions() as db:
+        created = integrations.create(
+            db, Actor.system(), clock.now(), service_key="api", kind="native", settings={"group_window_s": 300}
+        )
+        db.commit()
+        ref = integrations.find_by_key(db, created.key)
+        assert ref is not None
+
+        def batch(key: str) -> alerts.Outcome:
+            outcome = alerts.ingest_batch(db, clock.now(), [(ref, [trigger(key)])], hints=hints)[0][0]
+            db.commit()
+            return outcome
+
+        first = batch("a")
+        clock.advance(timedelta(minutes=4))
+        assert batch("b").incident == first.incident  # within the window: the hint holds
+        assert hints  # and it was the hint that was kept
+        clock.advance(timedelta(minutes=6))
+        later = batch("c")  # past the window since "b": a new incident
+        assert later.incident != first.incident
+        # Resolved by a human: the hint no longer qualifies.
+        assert later.incident is not None
+        incident = incidents.get(db, later.incident)
+        incidents.change_status(db, Actor.system(), clock.now(), incident, "resolved", "fixed")
+        db.commit()
+        assert batch("d").incident not in (later.incident, first.incident)
+
+
+def test_a_repeat_answers_with_its_incident(
+    sessions: sessionmaker[Session], personas: Personas, clock: FrozenClock
+) -> None:
+    from tocsin.services import alerts
+
+    with sessions() as db:
+        created = integrations.create(db, Actor.system(), clock.now(), service_key="api", kind="native")
+        db.commit()
+        ref = integrations.find_by_key(db, created.key)
+        assert ref is not None
+        first = alerts.ingest(db, clock.now(), ref, [trigger("a")])
+        db.commit()
+        # In a later batch, and twice within one batch (the second folds into the first).
+        again = alerts.ingest(db, clock.now(), ref, [trigger("a"), trigger("b"), trigger("b")])
+        db.commit()
+        assert [o.result for o in again] == [Result.REPEATED, Result.CREATED, Result.REPEATED]
+        assert {o.incident for o in first + again} == {"INC-2026-11-23-001"}
+        assert again[1].alert_id == again[2].alert_id is not None
+        counts = {key: count for key, count in db.execute(select(Alert.dedup_key, Alert.count))}
+        assert counts == {"a": 2, "b": 2}
+
+
+def test_the_configuration_snapshot_is_kept_until_invalidated_or_the_clock_leaves_it(
+    sessions: sessionmaker[Session], personas: Personas, clock: FrozenClock
+) -> None:
+    """The writer keeps one; the API drops it on every committed change (tests/api test that end to end)."""
+    from tocsin.services import alerts, ingest_config, routing
+
+    cache = ingest_config.SnapshotCache()
+    with sessions() as db:
+        created = integrations.create(db, Actor.system(), clock.now(), service_key="api", kind="native")
+        db.commit()
+        ref = integrations.find_by_key(db, created.key)
+        assert ref is not None
+        before = cache.get(db, clock.now())
+        routing.add_rule(db, Actor.system(), clock.now(), service_key="api", matchers=['alertname="Noise"'], drop=True)
+        db.commit()
+        assert cache.get(db, clock.now()) is before  # kept: nobody said it changed
+        cache.invalidate()
+        config = cache.get(db, clock.now())
+        assert config is not before
+        noise = Signal(action=Action.TRIGGER, dedup_key="n", summary="noise", labels={"alertname": "Noise"})
+        assert alerts.ingest_batch(db, clock.now(), [(ref, [noise])], config)[0][0].result == Result.DROPPED
+        # The snapshot ends with its span of the clock, whatever the real time.
+        clock.advance(ingest_config.TTL)
+        assert cache.get(db, clock.now()) is not config
+
+
+def test_a_window_or_rule_made_through_the_api_applies_to_the_very_next_alert(
+    client: TestClient, sessions: sessionmaker[Session], personas: Personas, clock: FrozenClock
+) -> None:
+    """The writer's configuration snapshot is dropped as an API change commits."""
+    with sessions() as db:
+        key = integrations.create(db, Actor.system(), clock.now(), service_key="api", kind="native").key
+        db.commit()
+
+    def send(dedup: str, **labels: str) -> dict[str, Any]:
+        body = {"action": "trigger", "dedup_key": dedup, "summary": dedup, "labels": labels}
+        answer: dict[str, Any] = client.post(f"/api/v1/events/{key}", json=body).json()
+        return answer
+
+    assert send("first")["held_by"] is None  # the writer now holds a snapshot
+    bob = personas.bob.headers
+    window = {
+        "name": "DB upgrade",
+        "starts_at": clock.now().isoformat(),
+        "ends_at": (clock.now() + timedelta(hours=1)).isoformat(),
+        "service": "api",
+    }
+    made = client.post("/api/v1/maintenance-windows", json=window, headers=bob)
+    assert made.status_code == 201, made.text
+    assert send("second")["held_by"] == "DB upgrade"
+    rule = {"matchers": ['env="staging"'], "drop": True}
+    assert client.post("/api/v1/services/api/rules", json=rule, headers=bob).status_code == 201
+    assert send("third", env="staging")["result"] == "dropped"

@@ -7,8 +7,10 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
+from sqlalchemy import event
 from sqlalchemy.orm import Session, sessionmaker
 
+from tocsin.api.ingest import IngestWriter
 from tocsin.clock import Clock
 from tocsin.config import Settings
 from tocsin.domain.access import Scope, scope_allows
@@ -32,10 +34,16 @@ def app_state(request: Request) -> AppState:
 State = Annotated[AppState, Depends(app_state)]
 
 
-def db_session(state: State) -> Iterator[Session]:
+def db_session(request: Request, state: State) -> Iterator[Session]:
     """A session per request. Handlers commit before they answer, so a 2xx means
     the change is durable; anything not committed is rolled back here."""
     with state.sessions() as session:
+        if request.method not in ("GET", "HEAD"):
+            # A rule, window, service or scheme changed here must reach ingestion
+            # before the answer does: drop the ingest writer's configuration snapshot
+            # as the change commits.
+            writer: IngestWriter = request.app.state.ingest_writer
+            event.listen(session, "after_commit", lambda _session: writer.config.invalidate())
         yield session
 
 

@@ -15,6 +15,7 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import structlog
 from sqlalchemy.orm import Session, sessionmaker
@@ -22,14 +23,13 @@ from starlette.concurrency import run_in_threadpool
 
 from tocsin.clock import Clock
 from tocsin.domain.alerts import Signal
-from tocsin.domain.severity import SeverityScheme
 from tocsin.integrations import pagerduty
 from tocsin.observability import INGEST_BATCHES, INGEST_SIGNALS
-from tocsin.services import alerts, changes, severities
+from tocsin.services import alerts, changes
+from tocsin.services.ingest_config import SnapshotCache
 from tocsin.services.integrations import IntegrationRef, find_by_key, hash_key
 
 log = structlog.get_logger(__name__)
-_SCHEME_TTL = 5.0
 
 
 @dataclass
@@ -48,9 +48,10 @@ class IngestWriter:
         self._max_batch = max_batch
         self._queue: queue.Queue[_Work | None] = queue.Queue()
         self._thread: threading.Thread | None = None
-        # The active severity scheme, re-read every few seconds rather than per batch:
-        # a scheme edit reaches ingestion within `_SCHEME_TTL`.
-        self._scheme: tuple[float, SeverityScheme] | None = None
+        # Scheme, rules, windows and services, re-read every few seconds rather than per batch.
+        self.config = SnapshotCache()
+        # The incident each (service, group) slot joined last; used by the writer thread only.
+        self._hints: dict[tuple[int, str], tuple[int, datetime]] = {}
         # The app's lifespan can be entered more than once (a test client and a
         # schema fuzzer on one app): one thread, stopped when the last one leaves.
         self._users = 0
@@ -122,24 +123,24 @@ class IngestWriter:
             if stop:
                 return
 
-    def _active_scheme(self, session: Session) -> SeverityScheme:
-        if self._scheme is None or self._scheme[0] < time.monotonic():
-            self._scheme = (time.monotonic() + _SCHEME_TTL, severities.active(session))
-        return self._scheme[1]
-
     def _commit(self, batch: list[_Work]) -> None:
         now = self._clock.now()
         try:
             with self._sessions() as session:
                 items = [(work.integration, work.signals) for work in batch]
-                results = alerts.ingest_batch(session, now, items, self._active_scheme(session))
+                results = alerts.ingest_batch(session, now, items, self.config.get(session, now), self._hints)
                 session.commit()
         except Exception:
+            # The hints may name an incident this failed batch declared: its id can be
+            # reused (SQLite) for another service's incident, so forget them all.
+            self._hints.clear()
             # One bad request must not fail its neighbours: retry each on its own.
             log.warning("ingest batch failed; retrying its requests one by one", requests=len(batch))
             for work in batch:
                 self._commit_one(work)
             return
+        if len(self._hints) > 10_000:  # one per (service, group key): bounded, not a leak
+            self._hints.clear()
         INGEST_BATCHES.inc()
         for work, outcomes in zip(batch, results, strict=True):
             INGEST_SIGNALS.inc(len(work.signals))

@@ -43,33 +43,42 @@ def migrate() -> None:
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to listen on (TOCSIN_HOST)")] = None,
     port: Annotated[int | None, typer.Option(help="Port (TOCSIN_PORT)")] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="Server processes (TOCSIN_WORKERS); more than one needs PostgreSQL")
+    ] = None,
 ) -> None:
     """Run the API server and the engine."""
     import uvicorn
     from sqlalchemy.exc import IntegrityError
 
-    from tocsin.app import create_app
-    from tocsin.engine.response_targets import default_modules
-    from tocsin.engine.runner import Runner
     from tocsin.observability import configure_logging
     from tocsin.services import bootstrap
     from tocsin.storage import migrate as migrations
-    from tocsin.storage.db import make_engine, make_sessionmaker
+    from tocsin.storage.db import is_sqlite, make_engine, make_sessionmaker
 
     settings = Settings.from_env()
+    workers = settings.workers if workers is None else workers
     configure_logging(json=settings.log_json, level=settings.log_level)
+    if workers < 1:
+        raise fail(f"TOCSIN_WORKERS (or --workers) must be 1 or more, not {workers}")
     clock = clock_from_env(dict(os.environ))
     engine = make_engine(settings.database_url)
+    if workers > 1 and is_sqlite(engine):
+        raise fail(
+            f"TOCSIN_WORKERS={workers} (or --workers {workers}) needs PostgreSQL: a SQLite database must have "
+            "exactly one writing process. Set TOCSIN_WORKERS=1, or TOCSIN_DATABASE_URL to a PostgreSQL database."
+        )
     if migrations.pending(engine):
         raise fail("the database schema is not up to date: run `tocsin migrate` first")
-    sessions = make_sessionmaker(engine)
-    with sessions() as session:
+    # First start happens here, once, before any worker runs.
+    with make_sessionmaker(engine)() as session:
         try:
             started = bootstrap.first_start(session, clock.now(), settings.admin_email)
             session.commit()
         except IntegrityError:  # another process created the admin at the same moment
             session.rollback()
             started = None
+    engine.dispose()
     if started is not None:
         # Printed once, to the terminal, never to the logs.
         console.print(
@@ -81,12 +90,18 @@ def serve(
             soft_wrap=True,
         )
         sys.stdout.flush()
-    runner = Runner(sessions, clock, default_modules(), holder=settings.instance_id)
-    app = create_app(settings, clock, sessions, runner if settings.engine_enabled else None)
-    server = uvicorn.Server(
-        uvicorn.Config(app, host=host or settings.host, port=port or settings.port, log_config=None, access_log=False)
+    # Each worker builds its own app from the environment (tocsin.app.from_env):
+    # it must see the worker count this process settled on.
+    os.environ["TOCSIN_WORKERS"] = str(workers)
+    uvicorn.run(
+        "tocsin.app:from_env",
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        workers=workers,
+        log_config=None,
+        access_log=False,
     )
-    server.run()
 
 
 token_app = typer.Typer(help="API tokens (local: works on the database directly).", no_args_is_help=True)

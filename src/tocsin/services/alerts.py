@@ -10,9 +10,10 @@ the incident an alert joins is looked up once per service and group.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -22,22 +23,19 @@ from tocsin.domain.alerts import (
     Action,
     AlertStatus,
     AutoResolve,
-    Rule,
     Signal,
     Urgency,
-    Window,
     group_key,
     route,
 )
 from tocsin.domain.incidents import OPEN_STATUSES, IncidentStatus, can_transition
-from tocsin.domain.matchers import parse_matchers
 from tocsin.domain.timeline import EntryKind
-from tocsin.services import incidents, severities, timeline
+from tocsin.services import incidents, ingest_config, timeline
 from tocsin.services.actor import Actor
+from tocsin.services.ingest_config import IngestConfig, ServiceRef
 from tocsin.services.integrations import IntegrationRef
 from tocsin.storage import models
 from tocsin.storage.repositories import alerts as repo
-from tocsin.storage.repositories import directory as directory_repo
 
 # Raw payloads are kept for people to read, not as an archive.
 RAW_LIMIT = 64 * 1024
@@ -63,19 +61,42 @@ class Outcome:
 
 
 @dataclass
+class _Firing:
+    """A firing alert as a batch sees it: read from the database, or new in this
+    batch and not yet inserted (`row` holds its columns until then)."""
+
+    integration_id: int
+    dedup_key: str
+    id: int | None
+    incident_id: int | None
+    incident_human_id: str | None
+    summary: str
+    labels: dict[str, str]
+    suppressed_by: str | None
+    severity: str | None = None
+    row: dict[str, Any] | None = None
+    # Repeats seen in this batch and not yet written, with changed fields if any.
+    repeats: int = 0
+    new_summary: str | None = None
+    new_labels: dict[str, str] | None = None
+
+
+@dataclass
 class _Context:
-    """What a batch looks up once: rules per service, active windows, the severity scheme."""
+    """One batch: its instant, the configuration it reads, and what it has seen so far."""
 
     now: datetime
-    scheme: severity_domain.SeverityScheme
-    windows: list[Window]
-    rules: dict[int, tuple[Rule, ...]]
-    services: dict[str, models.Service]
+    config: IngestConfig
     # (integration id, dedup key) → the firing alert, prefetched or created in this batch
-    firing: dict[tuple[int, str], models.Alert]
+    firing: dict[tuple[int, str], _Firing]
     # (service id, group key or "") → the incident alerts of this batch join
-    joined: dict[tuple[int, str], models.Incident]
-    attached: list[tuple[models.Incident, models.Alert, Actor]]
+    joined: dict[tuple[int, str], models.Incident] = field(default_factory=dict)
+    # The same slots → (incident id, when an alert last joined it), kept by the caller
+    # across batches: under a storm every batch joins the incident the last one did.
+    hints: dict[tuple[int, str], tuple[int, datetime]] = field(default_factory=dict)
+    # New alerts not yet inserted, each with the incident it joins and who attached it.
+    new: list[tuple[_Firing, models.Incident | None, Actor]] = field(default_factory=list)
+    repeated: dict[int, _Firing] = field(default_factory=dict)  # id(record) → record with unwritten repeats
 
 
 def ingest(session: Session, now: datetime, integration: IntegrationRef, signals: Sequence[Signal]) -> list[Outcome]:
@@ -86,28 +107,30 @@ def ingest_batch(
     session: Session,
     now: datetime,
     items: Sequence[tuple[IntegrationRef, Sequence[Signal]]],
-    scheme: severity_domain.SeverityScheme | None = None,
+    config: IngestConfig | None = None,
+    hints: dict[tuple[int, str], tuple[int, datetime]] | None = None,
 ) -> list[list[Outcome]]:
-    """`scheme` lets a caller that ingests many batches read the active scheme less often."""
+    """`config` lets a caller that ingests many batches read the configuration less
+    often, and `hints` (a dict the caller keeps) lets it skip the search for the
+    incident the previous batch joined."""
     keys = {(integration.id, signal.dedup_key) for integration, signals in items for signal in signals}
     context = _Context(
         now=now,
-        scheme=scheme or severities.active(session),
-        windows=[
-            Window(
-                name=w.name,
-                starts_at=w.starts_at,
-                ends_at=w.ends_at,
-                matchers=parse_matchers(w.matchers),
-                service_key=w.service_key,
+        config=config if config is not None and config.covers(now) else ingest_config.load(session, now),
+        firing={
+            (row.integration_id, row.dedup_key): _Firing(
+                integration_id=row.integration_id,
+                dedup_key=row.dedup_key,
+                id=row.id,
+                incident_id=row.incident_id,
+                incident_human_id=row.incident_human_id,
+                summary=row.summary,
+                labels=row.labels,
+                suppressed_by=row.suppressed_by,
             )
-            for w in repo.active_windows(session, now)
-        ],
-        rules={},
-        services={},
-        firing={(a.integration_id, a.dedup_key): a for a in repo.firing_alerts(session, keys)},
-        joined={},
-        attached=[],
+            for row in repo.firing_alerts(session, keys)
+        },
+        hints=hints if hints is not None else {},
     )
     results: list[list[Outcome | _Pending]] = []
     for integration, signals in items:
@@ -120,7 +143,6 @@ def ingest_batch(
             else:
                 outcomes.append(_resolve(session, context, integration, signal))
         results.append(outcomes)
-    # One flush inserts every new alert (one multi-row INSERT); then they have ids.
     _settle(session, context)
     session.flush()
     return [[o.outcome() if isinstance(o, _Pending) else o for o in outcomes] for outcomes in results]
@@ -128,45 +150,20 @@ def ingest_batch(
 
 @dataclass
 class _Pending:
-    """An outcome that needs the new alert's id, known after the flush."""
+    """An outcome that needs the new alert's id, known once the batch's new alerts are written."""
 
     dedup_key: str
-    alert: models.Alert
-    incident: models.Incident | None
-    held_by: str | None
+    result: Result
+    alert: _Firing
 
     def outcome(self) -> Outcome:
-        human_id = self.incident.human_id if self.incident is not None else None
-        return Outcome(self.dedup_key, Result.CREATED, self.alert.id, human_id, self.held_by)
+        return Outcome(
+            self.dedup_key, self.result, self.alert.id, self.alert.incident_human_id, self.alert.suppressed_by
+        )
 
 
 def _actor(integration: IntegrationRef) -> Actor:
     return Actor.system(f"integration:{integration.name}")
-
-
-def _rules(session: Session, context: _Context, service_id: int) -> tuple[Rule, ...]:
-    if service_id not in context.rules:
-        context.rules[service_id] = tuple(
-            Rule(
-                matchers=parse_matchers(r.matchers),
-                severity=r.severity,
-                route_to=r.route_to.key if r.route_to else None,
-                drop=r.drop,
-                urgency=Urgency(r.urgency) if r.urgency else None,
-                continue_=r.continue_,
-            )
-            for r in repo.rules_for(session, service_id)
-        )
-    return context.rules[service_id]
-
-
-def _service(session: Session, context: _Context, key: str) -> models.Service | None:
-    if key not in context.services:
-        found = directory_repo.service_by_key(session, key)
-        if found is None or found.archived_at is not None:
-            return None
-        context.services[key] = found
-    return context.services[key]
 
 
 def level_for(scheme: severity_domain.SeverityScheme, chosen: str | None, sender: str, fallback: str | None) -> str:
@@ -195,61 +192,95 @@ def _trigger(session: Session, context: _Context, integration: IntegrationRef, s
     existing = context.firing.get((integration.id, signal.dedup_key))
     if existing is not None:
         return _repeat(existing, context, signal)
-    routed = route(_rules(session, context, integration.service_id), signal.labels, signal.severity)
+    config = context.config
+    routed = route(config.rules.get(integration.service_id, ()), signal.labels, signal.severity)
     if routed.dropped:
         return Outcome(signal.dedup_key, Result.DROPPED)
-    service = _service(session, context, routed.route_to or integration.service_key)
-    if service is None:  # routed to a service that is gone: keep the alert on its own service
-        service = _service(session, context, integration.service_key)
-    assert service is not None
-    level = level_for(context.scheme, routed.severity, signal.severity, integration.default_severity)
-    window = next((w for w in context.windows if w.covers(service.key, signal.labels, context.now)), None)
+    # Routed to a service that is gone: the alert stays on its own service.
+    service = config.services.get(routed.route_to or "") or ServiceRef(integration.service_id, integration.service_key)
+    level = level_for(config.scheme, routed.severity, signal.severity, integration.default_severity)
+    window = next((w for w in config.windows if w.covers(service.key, signal.labels, context.now)), None)
     held_by = window.name if window else ("low urgency" if routed.urgency == Urgency.LOW else None)
-    alert = models.Alert(
-        integration_id=integration.id,
-        service_id=service.id,
-        dedup_key=signal.dedup_key,
-        status=AlertStatus.FIRING.value,
-        severity=level,
-        sender_severity=signal.severity[:50],
-        urgency=routed.urgency.value,
-        summary=signal.summary,
-        source=signal.source[:255],
-        labels=signal.labels,
-        details=signal.details,
-        links=_links(signal),
-        raw=_raw(signal),
-        group_key=group_key(signal.labels, integration.group_by),
-        count=1,
-        first_seen=context.now,
-        last_seen=context.now,
-        suppressed_by=held_by,
+    grouping = group_key(signal.labels, integration.group_by)
+    summary = signal.summary
+    incident = (
+        None if held_by else _join(session, context, integration, service, grouping, summary or signal.dedup_key, level)
     )
-    # No flush here: the batch's new alerts are inserted together. On PostgreSQL a
+    alert = _Firing(
+        integration_id=integration.id,
+        dedup_key=signal.dedup_key,
+        id=None,
+        incident_id=incident.id if incident is not None else None,
+        incident_human_id=incident.human_id if incident is not None else None,
+        summary=summary,
+        labels=signal.labels,
+        suppressed_by=held_by,
+        severity=level,
+        row={
+            "integration_id": integration.id,
+            "service_id": service.id,
+            "dedup_key": signal.dedup_key,
+            "status": AlertStatus.FIRING.value,
+            "severity": level,
+            "sender_severity": signal.severity[:50],
+            "urgency": routed.urgency.value,
+            "summary": summary,
+            "source": signal.source[:255],
+            "labels": signal.labels,
+            "details": signal.details,
+            "links": _links(signal),
+            "raw": _raw(signal),
+            "group_key": grouping,
+            "count": 1,
+            "first_seen": context.now,
+            "last_seen": context.now,
+            "acknowledged_at": None,
+            "resolved_at": None,
+            "incident_id": incident.id if incident is not None else None,
+            "suppressed_by": held_by,
+        },
+    )
+    # Not written yet: the batch's new alerts are inserted together. On PostgreSQL a
     # second process may insert the same firing alert first; the unique index then
     # fails this batch, and the writer retries each request alone, when the other
     # process's alert is found and this one counts as a repeat.
-    session.add(alert)
     context.firing[(integration.id, signal.dedup_key)] = alert
-    incident = None if held_by else _join(session, context, integration, alert, service)
-    return _Pending(signal.dedup_key, alert, incident, held_by)
+    context.new.append((alert, incident, _actor(integration)))
+    return _Pending(signal.dedup_key, Result.CREATED, alert)
 
 
-def _repeat(alert: models.Alert, context: _Context, signal: Signal) -> Outcome:
-    alert.count += 1
-    alert.last_seen = context.now
-    if signal.summary and signal.summary != alert.summary:
-        alert.summary = signal.summary
-    if signal.labels and signal.labels != alert.labels:
-        alert.labels = signal.labels
-    return Outcome(signal.dedup_key, Result.REPEATED, alert.id, None, alert.suppressed_by)
+def _repeat(alert: _Firing, context: _Context, signal: Signal) -> Outcome | _Pending:
+    summary = signal.summary if signal.summary and signal.summary != alert.summary else None
+    labels = signal.labels if signal.labels and signal.labels != alert.labels else None
+    if alert.row is not None:  # new in this batch and not yet written: fold the repeat in
+        alert.row["count"] += 1
+        if summary is not None:
+            alert.row["summary"] = summary
+        if labels is not None:
+            alert.row["labels"] = labels
+    else:
+        alert.repeats += 1
+        alert.new_summary = summary if summary is not None else alert.new_summary
+        alert.new_labels = labels if labels is not None else alert.new_labels
+        context.repeated[id(alert)] = alert
+    alert.summary = summary if summary is not None else alert.summary
+    alert.labels = labels if labels is not None else alert.labels
+    if alert.id is None:
+        return _Pending(signal.dedup_key, Result.REPEATED, alert)
+    return Outcome(signal.dedup_key, Result.REPEATED, alert.id, alert.incident_human_id, alert.suppressed_by)
 
 
 def _join(
-    session: Session, context: _Context, integration: IntegrationRef, alert: models.Alert, service: models.Service
+    session: Session,
+    context: _Context,
+    integration: IntegrationRef,
+    service: ServiceRef,
+    grouping: str,
+    title: str,
+    level: str,
 ) -> models.Incident:
-    """The incident this alert joins: by group key, then by the grouping window, else a new one."""
-    by_group = (service.id, alert.group_key) if alert.group_key else None
+    """The incident a new alert joins: by group key, then by the grouping window, else a new one."""
+    by_group = (service.id, grouping) if grouping else None
     by_window = (service.id, "") if integration.group_window.total_seconds() > 0 else None
     for slot in (by_group, by_window):
         cached = context.joined.get(slot) if slot is not None else None
@@ -258,20 +289,49 @@ def _join(
             incident = cached
             break
     else:
-        incident = _find_or_declare(session, context, integration, alert, service)
+        incident = _hinted(session, context, integration, by_group, by_window) or _find_or_declare(
+            session, context, integration, service, grouping, title, level
+        )
     for slot in (by_group, by_window):
         if slot is not None:
             context.joined[slot] = incident
-    context.attached.append((incident, alert, _actor(integration)))
+            context.hints[slot] = (incident.id, context.now)
     return incident
 
 
+def _hinted(
+    session: Session,
+    context: _Context,
+    integration: IntegrationRef,
+    by_group: tuple[int, str] | None,
+    by_window: tuple[int, str] | None,
+) -> models.Incident | None:
+    """The incident an earlier batch joined for the same slot, if it still qualifies:
+    open, and for the grouping window, joined within the window. What the search
+    in `_find_or_declare` would find, without searching."""
+    for slot, window in ((by_group, None), (by_window, integration.group_window)):
+        hint = context.hints.get(slot) if slot is not None else None
+        if hint is None or (window is not None and not hint[1] <= context.now < hint[1] + window):
+            continue
+        # Gone when the batch that declared it was rolled back.
+        incident = session.get(models.Incident, hint[0])
+        if incident is not None and incident.status in _OPEN:
+            return incident
+    return None
+
+
 def _find_or_declare(
-    session: Session, context: _Context, integration: IntegrationRef, alert: models.Alert, service: models.Service
+    session: Session,
+    context: _Context,
+    integration: IntegrationRef,
+    service: ServiceRef,
+    grouping: str,
+    title: str,
+    level: str,
 ) -> models.Incident:
     incident_id = None
-    if alert.group_key:
-        incident_id = repo.open_incident_for_group(session, service.id, alert.group_key, _OPEN)
+    if grouping:
+        incident_id = repo.open_incident_for_group(session, service.id, grouping, _OPEN)
     if incident_id is None and integration.group_window.total_seconds() > 0:
         since = context.now - integration.group_window
         incident_id = repo.recent_open_incident(session, service.id, since, _OPEN)
@@ -279,13 +339,9 @@ def _find_or_declare(
         found = session.get(models.Incident, incident_id)
         assert found is not None
         return found
+    # Declaring flushes the incident, so the alerts that join it know its id.
     return incidents.declare(
-        session,
-        _actor(integration),
-        context.now,
-        title=(alert.summary or alert.dedup_key)[:300],
-        severity=alert.severity or "",
-        services=[service.key],
+        session, _actor(integration), context.now, title=title[:300], severity=level, services=[service.key]
     )
 
 
@@ -296,55 +352,92 @@ _EACH_LIMIT = 10
 
 
 def _settle(session: Session, context: _Context) -> None:
-    """Insert the batch's new alerts and link them to their incidents now, because
-    an acknowledge or resolve later in the batch may be about one of them."""
-    if context.attached or session.new:
-        session.flush()
-        _record_attachments(session, context)
+    """Write the batch's new alerts and repeats now: at the end of the batch, and
+    before an acknowledge or resolve, which may be about one of them."""
+    if context.new:
+        new, context.new = context.new, []
+        rows: list[dict[str, Any]] = []
+        for (alert, _incident, _actor), ident in zip(new, repo.next_alert_ids(session, len(new)), strict=True):
+            assert alert.row is not None
+            alert.id = alert.row["id"] = ident
+            rows.append(alert.row)
+            alert.row = None
+        repo.insert_alerts(session, rows)
+        _record_attachments(session, context, new)
+    if context.repeated:
+        repeated, context.repeated = list(context.repeated.values()), {}
+        repo.record_repeats(
+            session,
+            [
+                repo.Repeat(a.id, a.repeats, context.now, a.new_summary, a.new_labels)
+                for a in repeated
+                if a.id is not None
+            ],
+        )
+        for record in repeated:
+            record.repeats, record.new_summary, record.new_labels = 0, None, None
 
 
-def _record_attachments(session: Session, context: _Context) -> None:
-    attached_now, context.attached = context.attached, []
-    by_incident: dict[int, list[tuple[models.Incident, models.Alert, Actor]]] = {}
-    for incident, alert, actor in attached_now:
-        alert.incident_id = incident.id
-        by_incident.setdefault(incident.id, []).append((incident, alert, actor))
+def _record_attachments(
+    session: Session, context: _Context, new: list[tuple[_Firing, models.Incident | None, Actor]]
+) -> None:
+    by_incident: dict[int, list[tuple[models.Incident, _Firing, Actor]]] = {}
+    for alert, incident, actor in new:
+        if incident is not None:
+            by_incident.setdefault(incident.id, []).append((incident, alert, actor))
     for attached in by_incident.values():
         incident, first, actor = attached[0]
         if len(attached) <= _EACH_LIMIT:
-            for _incident, alert, each_actor in attached:
-                timeline.add(
-                    session,
-                    incident,
-                    each_actor,
-                    context.now,
-                    EntryKind.ALERT,
-                    f"Alert attached: {alert.summary or alert.dedup_key}",
-                    {
-                        "alert_id": alert.id,
-                        "dedup_key": alert.dedup_key,
-                        "event": "attached",
-                        "severity": alert.severity,
-                    },
-                )
+            timeline.add_many(
+                session,
+                incident,
+                actor,
+                context.now,
+                EntryKind.ALERT,
+                [
+                    (
+                        f"Alert attached: {alert.summary or alert.dedup_key}",
+                        {
+                            "alert_id": alert.id,
+                            "dedup_key": alert.dedup_key,
+                            "event": "attached",
+                            "severity": alert.severity,
+                        },
+                    )
+                    for _incident, alert, _actor in attached
+                ],
+            )
             continue
         listed = [{"alert_id": a.id, "dedup_key": a.dedup_key, "summary": a.summary[:200]} for _, a, _ in attached]
-        timeline.add(
+        timeline.add_many(
             session,
             incident,
             actor,
             context.now,
             EntryKind.ALERT,
-            f"{len(attached)} alerts attached, first: {first.summary or first.dedup_key}",
-            {"event": "attached", "alerts": listed},
+            [
+                (
+                    f"{len(attached)} alerts attached, first: {first.summary or first.dedup_key}",
+                    {"event": "attached", "alerts": listed},
+                )
+            ],
         )
 
 
-def _acknowledge(session: Session, context: _Context, integration: IntegrationRef, signal: Signal) -> Outcome:
-    alert = context.firing.get((integration.id, signal.dedup_key))
-    if alert is None:
-        return Outcome(signal.dedup_key, Result.IGNORED)
+def _stored(session: Session, context: _Context, firing: _Firing) -> models.Alert:
+    """The alert as an ORM object, for the rarer acknowledge and resolve paths."""
     _settle(session, context)
+    assert firing.id is not None
+    alert = session.get(models.Alert, firing.id)
+    assert alert is not None
+    return alert
+
+
+def _acknowledge(session: Session, context: _Context, integration: IntegrationRef, signal: Signal) -> Outcome:
+    firing = context.firing.get((integration.id, signal.dedup_key))
+    if firing is None:
+        return Outcome(signal.dedup_key, Result.IGNORED)
+    alert = _stored(session, context, firing)
     alert.acknowledged_at = alert.acknowledged_at or context.now
     alert.last_seen = context.now
     human_id = None
@@ -360,10 +453,10 @@ def _acknowledge(session: Session, context: _Context, integration: IntegrationRe
 
 
 def _resolve(session: Session, context: _Context, integration: IntegrationRef, signal: Signal) -> Outcome:
-    alert = context.firing.pop((integration.id, signal.dedup_key), None)
-    if alert is None:
+    firing = context.firing.pop((integration.id, signal.dedup_key), None)
+    if firing is None:
         return Outcome(signal.dedup_key, Result.IGNORED)
-    _settle(session, context)
+    alert = _stored(session, context, firing)
     alert.status = AlertStatus.RESOLVED.value
     alert.resolved_at = context.now
     alert.last_seen = context.now

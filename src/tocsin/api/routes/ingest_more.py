@@ -3,7 +3,8 @@
 Opsgenie's endpoints answer in Opsgenie's shapes, errors included, because its
 clients read them; Grafana and the generic webhook answer like the Alertmanager
 endpoint, with problem+json errors. Each answers 2xx only after the signals are
-committed, and rejected input stores nothing.
+committed, and rejected input stores nothing. Like those of `ingest`, the
+route functions are also called by `tocsin.api.fastpath`.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 
 from tocsin.api.problems import problem
 from tocsin.api.routes.ingest import (
+    FastJSONResponse,
     authenticate,
     ingest_signals,
     invalid_payload,
@@ -50,7 +52,7 @@ def _genie_answer(
 ) -> JSONResponse:
     request_id = request_id or str(uuid.uuid4())
     content = {**body, "took": round(time.perf_counter() - started, 3), "requestId": request_id}
-    return JSONResponse(content, status_code=status, headers={"X-Request-ID": request_id, **(headers or {})})
+    return FastJSONResponse(content, status_code=status, headers={"X-Request-ID": request_id, **(headers or {})})
 
 
 def _genie_accepted(started: float, alert_id: int | None) -> JSONResponse:
@@ -155,9 +157,20 @@ async def _genie_act(request: Request, identifier: str, identifier_type: str, ac
     return _genie_accepted(started, outcomes[0].alert_id if outcomes else number)
 
 
+_DEFAULT_IDENTIFIER_TYPE = "id"
+
+
+def identifier_type_of(request: Request) -> str:
+    """`?identifierType=` read as FastAPI reads the routes' query parameter (the last one wins):
+    what the fast path passes them."""
+    return request.query_params.get("identifierType", _DEFAULT_IDENTIFIER_TYPE)
+
+
 @router.post("/v2/alerts/{identifier:path}/acknowledge", status_code=202)
 async def opsgenie_acknowledge(
-    identifier: str, request: Request, identifier_type: str = Query("id", alias="identifierType")
+    identifier: str,
+    request: Request,
+    identifier_type: str = Query(_DEFAULT_IDENTIFIER_TYPE, alias="identifierType"),
 ) -> JSONResponse:
     """Opsgenie Alert API: acknowledge an alert by `alias`, or by `id`/`tiny` (its Tocsin number or request id)."""
     return await _genie_act(request, identifier, identifier_type, Action.ACKNOWLEDGE)
@@ -165,7 +178,9 @@ async def opsgenie_acknowledge(
 
 @router.post("/v2/alerts/{identifier:path}/close", status_code=202)
 async def opsgenie_close(
-    identifier: str, request: Request, identifier_type: str = Query("id", alias="identifierType")
+    identifier: str,
+    request: Request,
+    identifier_type: str = Query(_DEFAULT_IDENTIFIER_TYPE, alias="identifierType"),
 ) -> JSONResponse:
     """Opsgenie Alert API: close an alert; it resolves the Tocsin alert."""
     return await _genie_act(request, identifier, identifier_type, Action.RESOLVE)
@@ -176,7 +191,7 @@ async def opsgenie_close(
 
 async def _accept(request: Request, integration: IntegrationRef, signals: list[Signal], **extra: Any) -> JSONResponse:
     outcomes = await ingest_signals(request, integration, signals) if signals else []
-    return JSONResponse(
+    return FastJSONResponse(
         {"status": "accepted", "alerts": len(signals), **extra, "results": [outcome_json(o) for o in outcomes]},
         status_code=202,
     )

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, func, literal_column, select, tuple_
+from sqlalchemy import ColumnElement, Integer, Table, bindparam, func, insert, literal_column, select, text, update
 from sqlalchemy.orm import Session, joinedload
 
 from tocsin.storage.models import Alert, Incident, Integration, MaintenanceWindow, RoutingRule, Service
@@ -25,23 +26,127 @@ def list_integrations(session: Session, service_id: int | None = None) -> Sequen
     return session.scalars(query).all()
 
 
+# The table itself, for bulk statements that skip the ORM's per-object work.
+_ALERTS = cast(Table, Alert.__table__)
+
 # Written as a literal, not a bound parameter, so SQLite can use the partial
 # unique index `WHERE status = 'firing'`.
 FIRING: ColumnElement[str] = literal_column("'firing'")
 
 
-def firing_alerts(session: Session, keys: Iterable[tuple[int, str]]) -> list[Alert]:
-    """The firing alerts for a batch of (integration id, dedup key) pairs, in chunks."""
-    pairs = list(keys)
-    found: list[Alert] = []
-    for start in range(0, len(pairs), 500):
-        chunk = pairs[start : start + 500]
-        found.extend(
-            session.scalars(
-                select(Alert).where(tuple_(Alert.integration_id, Alert.dedup_key).in_(chunk), Alert.status == FIRING)
-            )
-        )
+@dataclass(frozen=True)
+class FiringRow:
+    """What ingestion needs of a firing alert: plain values, not an ORM object,
+    because a storm of repeats must cost a tuple each, not a tracked instance."""
+
+    id: int
+    integration_id: int
+    dedup_key: str
+    incident_id: int | None
+    incident_human_id: str | None
+    summary: str
+    labels: dict[str, str]
+    suppressed_by: str | None
+
+
+def firing_alerts(session: Session, keys: Iterable[tuple[int, str]]) -> list[FiringRow]:
+    """The firing alerts for a batch of (integration id, dedup key) pairs.
+
+    Asked per integration as `integration_id = ? AND dedup_key IN (…)`: SQLite
+    seeks the partial unique index that way, while a row-value
+    `(integration_id, dedup_key) IN (…)` made it scan every firing alert."""
+    by_integration: dict[int, list[str]] = {}
+    for integration_id, dedup_key in keys:
+        by_integration.setdefault(integration_id, []).append(dedup_key)
+    found: list[FiringRow] = []
+    for integration_id, dedup_keys in by_integration.items():
+        for start in range(0, len(dedup_keys), 500):
+            rows = session.execute(_FIRING, {"integration_id": integration_id, "keys": dedup_keys[start : start + 500]})
+            found.extend(FiringRow(*row) for row in rows)
     return found
+
+
+# Built once: under a storm, building the statement per batch cost more than running it.
+_FIRING = (
+    select(
+        Alert.id,
+        Alert.integration_id,
+        Alert.dedup_key,
+        Alert.incident_id,
+        Incident.human_id,
+        Alert.summary,
+        Alert.labels,
+        Alert.suppressed_by,
+    )
+    .outerjoin(Incident, Incident.id == Alert.incident_id)
+    .where(
+        Alert.integration_id == bindparam("integration_id"),
+        Alert.dedup_key.in_(bindparam("keys", expanding=True)),
+        Alert.status == FIRING,
+    )
+)
+
+
+def next_alert_ids(session: Session, count: int) -> list[int]:
+    """Ids for `count` new alerts, taken before the insert so the rows can be
+    written with one executemany and no RETURNING (SQLAlchemy inserts row by row
+    on SQLite when it must match returned ids to parameters)."""
+    if count == 0:
+        return []
+    if session.get_bind().dialect.name == "postgresql":
+        rows = session.execute(
+            text("SELECT nextval(pg_get_serial_sequence('alerts', 'id')) FROM generate_series(1, :n)"), {"n": count}
+        )
+        return [int(row[0]) for row in rows]
+    # SQLite: every write transaction starts with BEGIN IMMEDIATE (storage.db), so
+    # this transaction holds the database's only write lock and nobody else can
+    # take these ids; SQLite itself would allocate max(rowid) + 1 the same way.
+    top = session.scalar(select(func.coalesce(func.max(Alert.id), 0))) or 0
+    return list(range(top + 1, top + 1 + count))
+
+
+def insert_alerts(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    if rows:
+        session.execute(insert(_ALERTS), rows)
+
+
+@dataclass(frozen=True)
+class Repeat:
+    id: int
+    times: int
+    last_seen: datetime
+    summary: str | None  # a changed summary, else None
+    labels: dict[str, str] | None  # changed labels, else None
+
+
+def record_repeats(session: Session, repeats: Sequence[Repeat]) -> None:
+    """Count repeats of firing alerts: one executemany per shape of change."""
+    plain = [
+        {"alert_id": r.id, "times": r.times, "seen": r.last_seen}
+        for r in repeats
+        if r.summary is None and r.labels is None
+    ]
+    if plain:
+        session.execute(
+            update(_ALERTS)
+            .where(_ALERTS.c.id == bindparam("alert_id"))
+            .values(
+                count=_ALERTS.c.count + bindparam("times", type_=Integer()),
+                last_seen=bindparam("seen", type_=_ALERTS.c.last_seen.type),
+            ),
+            plain,
+        )
+    for r in repeats:
+        if r.summary is None and r.labels is None:
+            continue
+        changes: dict[str, Any] = {"count": Alert.count + r.times, "last_seen": r.last_seen}
+        if r.summary is not None:
+            changes["summary"] = r.summary
+        if r.labels is not None:
+            changes["labels"] = r.labels
+        session.execute(
+            update(Alert).where(Alert.id == r.id).values(**changes).execution_options(synchronize_session=False)
+        )
 
 
 def rules_for(session: Session, service_id: int) -> Sequence[RoutingRule]:
@@ -60,23 +165,6 @@ class ActiveWindow:
     ends_at: datetime
     matchers: list[str]
     service_key: str | None
-
-
-def active_windows(session: Session, now: datetime) -> list[ActiveWindow]:
-    """Plain rows, not ORM objects: asked once per ingest batch, and usually empty."""
-    rows = session.execute(
-        select(
-            MaintenanceWindow.name,
-            MaintenanceWindow.starts_at,
-            MaintenanceWindow.ends_at,
-            MaintenanceWindow.matchers,
-            Service.key,
-        )
-        .outerjoin(Service, Service.id == MaintenanceWindow.service_id)
-        .where(MaintenanceWindow.starts_at <= now, MaintenanceWindow.ends_at > now)
-        .order_by(MaintenanceWindow.id)
-    )
-    return [ActiveWindow(*row) for row in rows]
 
 
 def open_incident_for_group(
@@ -173,3 +261,58 @@ def managed_rules(session: Session) -> Sequence[RoutingRule]:
         .where(RoutingRule.managed.is_(True))
         .order_by(RoutingRule.service_id, RoutingRule.position, RoutingRule.id)
     ).all()
+
+
+@dataclass(frozen=True)
+class RuleRow:
+    service_id: int
+    matchers: list[str]
+    severity: str | None
+    route_to: str | None  # the target service's key
+    drop: bool
+    urgency: str | None
+    continue_: bool
+
+
+def all_rules(session: Session) -> list[RuleRow]:
+    """Every routing rule, each service's in evaluation order: ingestion reads them all at once."""
+    target = Service.__table__.alias("route_to")
+    rows = session.execute(
+        select(
+            RoutingRule.service_id,
+            RoutingRule.matchers,
+            RoutingRule.severity,
+            target.c.key,
+            RoutingRule.drop,
+            RoutingRule.urgency,
+            RoutingRule.continue_,
+        )
+        .outerjoin(target, target.c.id == RoutingRule.route_to_id)
+        .order_by(RoutingRule.service_id, RoutingRule.position, RoutingRule.id)
+    )
+    return [RuleRow(*row) for row in rows]
+
+
+def live_services(session: Session) -> list[tuple[int, str]]:
+    """(id, key) of every service that is not archived."""
+    return [
+        (row[0], row[1])
+        for row in session.execute(select(Service.id, Service.key).where(Service.archived_at.is_(None)))
+    ]
+
+
+def windows_between(session: Session, start: datetime, end: datetime) -> list[ActiveWindow]:
+    """Maintenance windows active at some moment of [start, end)."""
+    rows = session.execute(
+        select(
+            MaintenanceWindow.name,
+            MaintenanceWindow.starts_at,
+            MaintenanceWindow.ends_at,
+            MaintenanceWindow.matchers,
+            Service.key,
+        )
+        .outerjoin(Service, Service.id == MaintenanceWindow.service_id)
+        .where(MaintenanceWindow.starts_at < end, MaintenanceWindow.ends_at > start)
+        .order_by(MaintenanceWindow.id)
+    )
+    return [ActiveWindow(*row) for row in rows]
