@@ -20,7 +20,7 @@ from tocsin import __version__
 from tocsin.api import fastpath, problems
 from tocsin.api.deps import AppState
 from tocsin.api.ingest import IngestWriter, IntegrationCache, RateLimiter
-from tocsin.api.routes import alerts, directory, incidents, ingest, ingest_more, operations, tokens
+from tocsin.api.routes import alerts, directory, incidents, ingest, ingest_more, operations, paging, tokens
 from tocsin.clock import Clock
 from tocsin.clock import from_env as clock_from_env
 from tocsin.config import Settings
@@ -168,7 +168,7 @@ def create_app(
     app.state.integration_cache = IntegrationCache(sessions)
     app.state.rate_limiter = RateLimiter(settings.ingest_rate, settings.ingest_burst)
     problems.install(app)
-    for module in (operations, incidents, directory, tokens, ingest, ingest_more, alerts):
+    for module in (operations, incidents, directory, tokens, ingest, ingest_more, alerts, paging):
         app.include_router(module.router)
     app.mount(operations.DOCS_STATIC, StaticFiles(directory=str(swagger_ui_path)), name="docs-static")
 

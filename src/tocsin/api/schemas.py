@@ -323,3 +323,277 @@ class MeOut(BaseModel):
     user: UserOut | None
     actor: str
     scope: str
+
+
+# ---- paging: schedules, escalation policies, contact methods --------------------------------
+
+
+class RestrictionIn(Body):
+    days: list[str] = Field(min_length=1, max_length=7, description="Weekdays: mon, tue, wed, thu, fri, sat, sun")
+    start: str = Field(description="HH:MM, the layer's wall clock")
+    end: str = Field(description="HH:MM after start; 24:00 is the end of the day")
+
+
+class LayerIn(Body):
+    name: str = Field(min_length=1, max_length=200)
+    participants: list[str] = Field(max_length=200, description="User e-mails, in turn order")
+    start: datetime = Field(
+        description="First hand-off. Without an offset: a wall-clock time in the layer's time zone (recommended)"
+    )
+    kind: str = Field(default="weekly", description="daily, weekly or hourly")
+    every: int = Field(default=1, description="Shift length in days, weeks or hours, by kind")
+    time_zone: str | None = Field(default=None, max_length=64, description="The schedule's when left out")
+    restrictions: list[RestrictionIn] = Field(default_factory=list, max_length=50)
+    end: datetime | None = None
+
+
+class ScheduleChange(Body):
+    name: str = Field(default="", max_length=200)
+    time_zone: str = Field(default="UTC", max_length=64)
+    layers: list[LayerIn] = Field(default_factory=list, max_length=20, description="Bottom to top: a later layer wins")
+
+
+class CreateSchedule(ScheduleChange):
+    key: str = Field(min_length=1, max_length=100)
+
+
+class RestrictionOut(BaseModel):
+    days: list[str]
+    start: str
+    end: str
+
+
+class LayerOut(BaseModel):
+    name: str
+    kind: str
+    every: int
+    start: str = Field(description="Wall-clock time of the first hand-off, in time_zone")
+    time_zone: str
+    participants: list[str]
+    restrictions: list[RestrictionOut]
+    end: datetime | None
+
+
+class OverrideOut(BaseModel):
+    id: int
+    user: str
+    start: datetime
+    end: datetime
+    created_at: datetime
+    created_by: str
+
+    @classmethod
+    def of(cls, override: models.ScheduleOverride) -> OverrideOut:
+        return cls(
+            id=override.id,
+            user=override.user.email,
+            start=override.starts_at,
+            end=override.ends_at,
+            created_at=override.created_at,
+            created_by=override.created_by,
+        )
+
+
+class ScheduleOut(BaseModel):
+    key: str
+    name: str
+    time_zone: str
+    managed: bool
+    layers: list[LayerOut]
+    overrides: list[OverrideOut]
+
+    @classmethod
+    def of(cls, schedule: models.Schedule, *, since: datetime | None = None) -> ScheduleOut:
+        """`since`: leave out overrides that ended before it (old ones only clutter the answer)."""
+        return cls(
+            key=schedule.key,
+            name=schedule.name,
+            time_zone=schedule.time_zone,
+            managed=schedule.managed,
+            layers=[
+                LayerOut(
+                    name=layer.name,
+                    kind=layer.kind,
+                    every=layer.every,
+                    start=layer.start,
+                    time_zone=layer.time_zone,
+                    participants=list(layer.participants),
+                    restrictions=[RestrictionOut(**r) for r in layer.restrictions],
+                    end=layer.end_at,
+                )
+                for layer in schedule.layers
+            ],
+            overrides=[OverrideOut.of(o) for o in schedule.overrides if since is None or o.ends_at > since],
+        )
+
+
+class CreateOverride(Body):
+    user: str = Field(min_length=3, max_length=320, description="E-mail of the user covering")
+    start: datetime
+    end: datetime
+
+
+class OnCallOut(BaseModel):
+    schedule: str
+    schedule_name: str
+    at: datetime
+    user: str | None = Field(description="E-mail of whoever is on call; null is a gap")
+    name: str | None
+    source: str | None = Field(description="layer or override")
+    layer: str | None
+    until: datetime | None = Field(description="When this stretch ends; null when not within 90 days, or a gap")
+
+
+class ShiftOut(BaseModel):
+    start: datetime
+    end: datetime
+    user: str
+    source: str
+    layer: str | None
+
+
+class GapOut(BaseModel):
+    start: datetime
+    end: datetime
+    description: str
+
+
+class FinalScheduleOut(BaseModel):
+    schedule: str
+    start: datetime
+    end: datetime
+    shifts: list[ShiftOut]
+    gaps: list[GapOut]
+
+
+class EscalationTargetIn(Body):
+    kind: str = Field(description="user (an e-mail), schedule or team")
+    key: str = Field(min_length=1, max_length=320)
+
+
+class EscalationLevelIn(Body):
+    delay_s: int = Field(le=7 * 86_400, description="Seconds from paging this level to paging the next")
+    targets: list[EscalationTargetIn] = Field(max_length=20)
+
+
+class VariantIn(Body):
+    kind: str = Field(description="all_at_once, step_delay or record_only")
+    step_delay_s: int | None = Field(default=None, le=7 * 86_400)
+
+
+class PolicyChange(Body):
+    name: str = Field(default="", max_length=200)
+    repeat: int = Field(default=0, le=100, description="Extra rounds after the last level")
+    levels: list[EscalationLevelIn] = Field(max_length=20)
+    variants: dict[str, VariantIn] = Field(default_factory=dict, description="Per severity level, e.g. P0")
+
+
+class CreatePolicy(PolicyChange):
+    key: str = Field(min_length=1, max_length=100)
+
+
+class EscalationTargetOut(BaseModel):
+    kind: str
+    key: str
+
+
+class EscalationLevelOut(BaseModel):
+    delay_s: int
+    targets: list[EscalationTargetOut]
+
+
+class VariantOut(BaseModel):
+    kind: str
+    step_delay_s: int | None
+
+
+class PolicyOut(BaseModel):
+    key: str
+    name: str
+    repeat: int
+    managed: bool
+    levels: list[EscalationLevelOut]
+    variants: dict[str, VariantOut]
+
+    @classmethod
+    def of(cls, policy: models.EscalationPolicy) -> PolicyOut:
+        return cls(
+            key=policy.key,
+            name=policy.name,
+            repeat=policy.repeat,
+            managed=policy.managed,
+            levels=[
+                EscalationLevelOut(delay_s=level.delay_s, targets=[EscalationTargetOut(**t) for t in level.targets])
+                for level in policy.levels
+            ],
+            variants={severity: VariantOut(**v) for severity, v in policy.variants.items()},
+        )
+
+
+class ServicePolicyIn(Body):
+    policy: str | None = Field(description="Key of the escalation policy; null pages nobody")
+
+
+class ServicePolicyOut(BaseModel):
+    service: str
+    escalation_policy: str | None
+
+
+class CreateContactMethod(Body):
+    name: str = Field(min_length=1, max_length=100, description="What notification rules refer to, e.g. phone")
+    kind: str = Field(description="discord, slack, email, sms, voice, webhook or apprise")
+    address: str = Field(min_length=1, max_length=2_000)
+    mention: str | None = Field(default=None, max_length=100, description="Discord or Slack user id to @-mention")
+    high_urgency: bool = Field(default=False, description="Can wake someone: a call, an SMS, a push with sound")
+    verified: bool = False
+
+
+class ContactMethodOut(BaseModel):
+    id: int
+    name: str
+    kind: str
+    address: str
+    address_masked: bool
+    mention: str | None
+    verified: bool
+    high_urgency: bool
+    created_at: datetime
+
+
+class CreateNotificationRule(Body):
+    contact_method: str = Field(min_length=1, max_length=100)
+    delay_s: int = Field(default=0, le=86_400, description="Seconds after the page starts")
+    urgency: str = Field(default="both", description="high, low or both")
+
+
+class NotificationRuleOut(BaseModel):
+    id: int
+    contact_method: str
+    delay_s: int
+    urgency: str
+
+    @classmethod
+    def of(cls, rule: models.NotificationRule) -> NotificationRuleOut:
+        return cls(id=rule.id, contact_method=rule.contact_method.name, delay_s=rule.delay_s, urgency=rule.urgency)
+
+
+class QuietHoursIn(Body):
+    start: str = Field(description="HH:MM on the user's wall clock")
+    end: str = Field(description="HH:MM; before start crosses midnight")
+    weekdays: list[str] | None = Field(default=None, description="Days the window opens on; null is every day")
+
+
+class QuietHoursOut(BaseModel):
+    user: str
+    time_zone: str
+    start: str
+    end: str
+    weekdays: list[str] | None
+
+
+class ReadinessOut(BaseModel):
+    user: str
+    name: str
+    on_call_from: datetime
+    message: str
+    schedules: list[str]

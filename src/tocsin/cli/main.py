@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from tocsin import __version__
-from tocsin.cli import alerting, declarative, local, remote
+from tocsin.cli import alerting, declarative, local, paging, remote
 
 app = typer.Typer(
     name="tocsin",
@@ -20,6 +20,7 @@ app.add_typer(local.token_app, name="token")
 declarative.register(app)
 remote.register(app)
 alerting.register(app)
+paging.register(app)
 
 
 @app.command()

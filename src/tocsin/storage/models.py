@@ -94,8 +94,13 @@ class Service(Base):
     archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     managed: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # SET NULL only as the database's last word: deleting a policy a service uses is refused first.
+    escalation_policy_id: Mapped[int | None] = mapped_column(
+        ForeignKey("escalation_policies.id", ondelete="SET NULL"), index=True
+    )
 
     team: Mapped[Team | None] = relationship()
+    escalation_policy: Mapped[EscalationPolicy | None] = relationship()
 
 
 class ApiToken(Base):
@@ -389,3 +394,207 @@ class Change(Base):
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     links: Mapped[list[Any]] = mapped_column(JSON, default=list)
+
+
+# ---- paging: schedules, escalation policies, contact methods ---------------------------------
+
+
+class ContactMethod(Base):
+    """One way to reach one user; `address` can be a secret (a webhook URL), so the API masks it."""
+
+    __tablename__ = "contact_methods"
+    __table_args__ = (UniqueConstraint("user_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(100))  # what notification rules refer to
+    kind: Mapped[str] = mapped_column(String(20))  # discord / slack / email / sms / voice / webhook / apprise
+    address: Mapped[str] = mapped_column(Text)
+    mention: Mapped[str | None] = mapped_column(String(100))
+    verified: Mapped[bool] = mapped_column(Boolean, default=False)
+    high_urgency: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship()
+    rules: Mapped[list[NotificationRule]] = relationship(
+        back_populates="contact_method", cascade="all, delete-orphan", order_by="NotificationRule.id"
+    )
+
+
+class NotificationRule(Base):
+    __tablename__ = "notification_rules"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    contact_method_id: Mapped[int] = mapped_column(ForeignKey("contact_methods.id", ondelete="CASCADE"), index=True)
+    delay_s: Mapped[int] = mapped_column(Integer, default=0)
+    urgency: Mapped[str] = mapped_column(String(10), default="both")  # high / low / both
+
+    contact_method: Mapped[ContactMethod] = relationship(back_populates="rules")
+
+
+class QuietHours(Base):
+    """At most one window per user, on the user's own wall clock (`users.time_zone`)."""
+
+    __tablename__ = "quiet_hours"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    start: Mapped[str] = mapped_column(String(5))  # "HH:MM"
+    end: Mapped[str] = mapped_column(String(5))
+    weekdays: Mapped[list[str] | None] = mapped_column(JSON)  # ["mon", …] the window opens on; NULL: every day
+
+
+class Schedule(Base):
+    __tablename__ = "schedules"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    key: Mapped[str] = mapped_column(String(100), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    time_zone: Mapped[str] = mapped_column(String(64))
+    managed: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    layers: Mapped[list[ScheduleLayer]] = relationship(
+        back_populates="schedule", cascade="all, delete-orphan", order_by="ScheduleLayer.position"
+    )
+    # Creation order is precedence: where overrides overlap, the later one wins.
+    overrides: Mapped[list[ScheduleOverride]] = relationship(
+        back_populates="schedule",
+        cascade="all, delete-orphan",
+        order_by="(ScheduleOverride.created_at, ScheduleOverride.id)",
+    )
+
+
+class ScheduleLayer(Base):
+    """A rotation; `start` is a naive wall-clock ISO time read in `time_zone` (see docs/schedules.md)."""
+
+    __tablename__ = "schedule_layers"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    schedule_id: Mapped[int] = mapped_column(ForeignKey("schedules.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)  # bottom to top: a higher layer wins
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(10))  # daily / weekly / hourly
+    every: Mapped[int] = mapped_column(Integer, default=1)
+    start: Mapped[str] = mapped_column(String(32))
+    time_zone: Mapped[str] = mapped_column(String(64))
+    participants: Mapped[list[str]] = mapped_column(JSON, default=list)  # user e-mails, in turn order
+    restrictions: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)  # [{days, start, end}]
+    end_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    schedule: Mapped[Schedule] = relationship(back_populates="layers")
+
+
+class ScheduleOverride(Base):
+    __tablename__ = "schedule_overrides"
+    __table_args__ = (Index("ix_schedule_overrides_schedule_ends", "schedule_id", "ends_at"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    schedule_id: Mapped[int] = mapped_column(ForeignKey("schedules.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_by: Mapped[str] = mapped_column(String(200))
+
+    schedule: Mapped[Schedule] = relationship(back_populates="overrides")
+    user: Mapped[User] = relationship()
+
+
+class EscalationPolicy(Base):
+    __tablename__ = "escalation_policies"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    key: Mapped[str] = mapped_column(String(100), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    repeat: Mapped[int] = mapped_column(Integer, default=0)
+    # {severity level: {"kind": all_at_once | step_delay | record_only, "step_delay_s": int | null}}
+    variants: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    managed: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    levels: Mapped[list[EscalationLevel]] = relationship(
+        back_populates="policy", cascade="all, delete-orphan", order_by="EscalationLevel.position"
+    )
+
+
+class EscalationLevel(Base):
+    __tablename__ = "escalation_levels"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    policy_id: Mapped[int] = mapped_column(ForeignKey("escalation_policies.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    delay_s: Mapped[int] = mapped_column(Integer)  # from paging this level to paging the next
+    targets: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)  # [{kind: user|schedule|team, key}]
+
+    policy: Mapped[EscalationPolicy] = relationship(back_populates="levels")
+
+
+class Escalation(Base):
+    """An incident's escalation in progress: a row with a due time, so a restart
+    continues where it was and N processes claim each step once (DESIGN.md, Engine).
+
+    The steps themselves are not stored: they come from `domain.escalation.plan`
+    for the policy, severity and `started_at`; `next_step` is the index of the
+    first step not yet paged."""
+
+    __tablename__ = "escalations"
+    __table_args__ = (Index("ix_escalations_status_due", "status", "next_due_at"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), unique=True)
+    policy_id: Mapped[int | None] = mapped_column(ForeignKey("escalation_policies.id", ondelete="SET NULL"))
+    severity: Mapped[str] = mapped_column(String(20))
+    # active → acknowledged | resolved | exhausted (every step paged, nobody answered) | recorded (record only)
+    status: Mapped[str] = mapped_column(String(20))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    next_step: Mapped[int] = mapped_column(Integer, default=0)
+    next_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reason: Mapped[str] = mapped_column(Text, default="")  # why nothing pages (no policy, record only …)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Notification(Base):
+    """One message owed to one contact method: pending → sending (until `deadline`)
+    → sent | failed, or canceled (an acknowledgement stops every page not yet sent).
+
+    `idempotency_key` is unique, so two processes that plan the same page insert
+    one row; a sender claims a row by moving it to `sending` with a deadline, and
+    a crashed sender's claim expires."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (Index("ix_notifications_status_due", "status", "due_at"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), index=True)
+    escalation_id: Mapped[int | None] = mapped_column(ForeignKey("escalations.id", ondelete="SET NULL"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    contact_method_id: Mapped[int | None] = mapped_column(ForeignKey("contact_methods.id", ondelete="SET NULL"))
+    kind: Mapped[str] = mapped_column(String(20))  # page / test / handoff / update / resolved …
+    channel: Mapped[str] = mapped_column(String(20))  # the contact method's kind when the row was made
+    step: Mapped[str] = mapped_column(String(50), default="")  # e.g. "round 1, level 2"
+    status: Mapped[str] = mapped_column(String(10))
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    deadline: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # What the page said (title, text, fields, links) at the time it was planned.
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class AckLink(Base):
+    """A signed acknowledge link sent in a page: works without logging in, once, until it expires.
+    Only the SHA-256 of the token is stored, like API tokens."""
+
+    __tablename__ = "ack_links"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

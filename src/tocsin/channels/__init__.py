@@ -1,0 +1,18 @@
+"""Outbound destinations: one notification to one Discord or Slack webhook, e-mail
+address, signed generic webhook or Apprise URL.
+
+    registry.send(kind, address, message, ...)  →  DeliveryResult (ok | retry | permanent)
+
+Each adapter renders a channel-neutral `Message` in its channel's wire format,
+makes one attempt and says whether a retry can help; the engine owns the
+notification row, the attempts and the schedule (`result.backoff`). Nothing
+here touches the database: the engine calls these after its transaction is
+committed, from a worker thread, so everything is synchronous and bounded by
+a short timeout.
+"""
+
+from tocsin.channels.message import Message, MessageKind
+from tocsin.channels.registry import send
+from tocsin.channels.result import DeliveryResult, Outcome, backoff
+
+__all__ = ["DeliveryResult", "Message", "MessageKind", "Outcome", "backoff", "send"]

@@ -1,0 +1,141 @@
+"""One HTTP POST to a webhook, and what its answer means for a retry.
+
+Shared by the Discord, Slack and generic webhook channels:
+
+    2xx                          ok
+    429                          retry, honouring Retry-After (seconds or HTTP date)
+    408, 425, 5xx                retry (Retry-After honoured when given, e.g. 503)
+    3xx                          permanent: redirects are not followed, the URL must be fixed
+    other 4xx (400/401/403/404…) permanent: the webhook is gone or refuses us
+    timeout, refused, reset, DNS retry
+    not an http(s) URL           permanent
+
+The webhook URL is the credential, so no error text quotes it, nor an
+exception's message (httpx puts the URL into some of them): only the host.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import ssl
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+
+import tocsin
+from tocsin.channels.result import MAX_RETRY_AFTER, DeliveryResult
+
+DEFAULT_TIMEOUT = 10.0
+USER_AGENT = f"Tocsin/{tocsin.__version__}"
+
+_RETRYABLE_4XX = frozenset({408, 425, 429})
+
+
+def encode(body: Mapping[str, Any]) -> bytes:
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def post(
+    url: str,
+    body: bytes,
+    *,
+    client: httpx.Client | None,
+    timeout: float,
+    headers: Mapping[str, str] | None = None,
+    explain: Callable[[httpx.Response], str] | None = None,
+    wait: Callable[[httpx.Response], float | None] | None = None,
+) -> DeliveryResult:
+    """POST `body` as JSON.
+
+    `explain` turns a refusal into a short reason (the default: the status);
+    `wait` reads a channel's own "retry after" from the answer's body, which
+    is honoured together with the Retry-After header (the longer wins).
+    """
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, TypeError):
+        return DeliveryResult.permanent("the webhook address is not a valid URL")
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        return DeliveryResult.permanent("the webhook address must be an http:// or https:// URL")
+    host = parsed.host
+    all_headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT, **(headers or {})}
+    try:
+        if client is None:
+            with httpx.Client(timeout=timeout, verify=_tls()) as own:
+                response = own.post(parsed, content=body, headers=all_headers, timeout=timeout)
+        else:
+            response = client.post(parsed, content=body, headers=all_headers, timeout=timeout)
+    except httpx.TimeoutException:
+        return DeliveryResult.retry(f"{host} did not answer within {timeout:g} s")
+    except (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError):
+        return DeliveryResult.retry(f"could not reach {host} (connection failed)")
+    except (httpx.UnsupportedProtocol, httpx.InvalidURL):
+        return DeliveryResult.permanent("the webhook address is not a valid URL")
+    except httpx.TransportError as exc:
+        return DeliveryResult.retry(f"could not reach {host} ({type(exc).__name__})")
+    return classify(response, host=host, explain=explain, wait=wait)
+
+
+def classify(
+    response: httpx.Response,
+    *,
+    host: str,
+    explain: Callable[[httpx.Response], str] | None = None,
+    wait: Callable[[httpx.Response], float | None] | None = None,
+) -> DeliveryResult:
+    status = response.status_code
+    if 200 <= status < 300:
+        return DeliveryResult.ok(status)
+    reason = (explain or _status_line)(response)
+    if status in _RETRYABLE_4XX or status >= 500:
+        waits = [retry_after(response.headers.get("Retry-After")), wait(response) if wait else None]
+        seconds = max((w for w in waits if w is not None), default=None)
+        return DeliveryResult.retry(f"{host} answered {reason}", status=status, retry_after=seconds)
+    if 300 <= status < 400:
+        return DeliveryResult.permanent(
+            f"{host} answered {reason} (a redirect, which is not followed): use the final address", status=status
+        )
+    if status < 200:
+        return DeliveryResult.retry(f"{host} answered {reason}", status=status)
+    return DeliveryResult.permanent(f"{host} refused the message: {reason}", status=status)
+
+
+def retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
+    """Seconds from a Retry-After header: delta-seconds (decimals accepted, Discord sends them) or an HTTP date."""
+    if value is None or not value.strip():
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            return None
+        seconds = (when - (now or datetime.now(UTC))).total_seconds()
+    if seconds != seconds:  # NaN
+        return None
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER)
+
+
+def json_body(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+@functools.cache
+def _tls() -> ssl.SSLContext:
+    # Loading the CA bundle takes ~70 ms; one context serves every call (SSLContext is thread-safe).
+    return httpx.create_ssl_context()
+
+
+def _status_line(response: httpx.Response) -> str:
+    return f"HTTP {response.status_code}"

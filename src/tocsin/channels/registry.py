@@ -1,0 +1,88 @@
+"""Which adapter delivers to which kind of contact method.
+
+discord          discord.send      address: the webhook URL
+slack            slack.send        address: the incoming-webhook URL
+webhook          webhook.send      address: any http(s) URL; `secret` signs the body
+email            email.send        address: the recipient; `smtp` says how to send
+apprise          apprise_channel   address: an Apprise URL
+sms, voice       apprise_channel   address: an Apprise URL for an SMS or call service (twilio://…)
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import httpx
+import structlog
+
+from tocsin.channels import apprise_channel, discord, email, slack, webhook
+from tocsin.channels.message import Message
+from tocsin.channels.posting import DEFAULT_TIMEOUT
+from tocsin.channels.result import DeliveryResult
+from tocsin.domain.notify import ContactKind
+
+log = structlog.get_logger(__name__)
+
+
+def send(
+    kind: ContactKind | str,
+    address: str,
+    message: Message,
+    *,
+    secret: str | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    client: httpx.Client | None = None,
+    smtp: email.SmtpSettings | None = None,
+    now: datetime | None = None,
+) -> DeliveryResult:
+    """One attempt to deliver `message`; never raises for a delivery problem.
+
+    Call it with no database transaction open: it waits on the network for
+    up to `timeout` seconds (per connect and per read). `client` lets a
+    worker reuse connections; without one each call opens its own. `now` is
+    the webhook's signed timestamp and the e-mail's Date (default: the wall
+    clock).
+    """
+    try:
+        result = _dispatch(kind, address, message, secret, timeout, client, smtp, now)
+    except Exception as exc:
+        # A bug in an adapter must not kill the engine's worker, and the attempt is worth
+        # another try once it is fixed. No exception text: it could quote the address.
+        log.exception("channel_failed", kind=str(kind), error_type=type(exc).__name__)
+        result = DeliveryResult.retry(f"unexpected error in the {kind} channel ({type(exc).__name__})")
+    # Every adapter keeps the address out of its errors already; this makes sure of it.
+    return result.scrubbed(address, secret, smtp.password if smtp else None)
+
+
+def _dispatch(
+    kind: ContactKind | str,
+    address: str,
+    message: Message,
+    secret: str | None,
+    timeout: float,
+    client: httpx.Client | None,
+    smtp: email.SmtpSettings | None,
+    now: datetime | None,
+) -> DeliveryResult:
+    try:
+        kind = ContactKind(kind)
+    except ValueError:
+        return DeliveryResult.permanent(f"no channel delivers to contact methods of kind {str(kind)[:40]!r}")
+    match kind:
+        case ContactKind.DISCORD:
+            return discord.send(address, message, client=client, timeout=timeout)
+        case ContactKind.SLACK:
+            return slack.send(address, message, client=client, timeout=timeout)
+        case ContactKind.WEBHOOK:
+            return webhook.send(address, message, secret=secret, client=client, timeout=timeout, now=now)
+        case ContactKind.EMAIL:
+            if smtp is None:
+                return DeliveryResult.permanent("e-mail is not set up: no SMTP server is configured")
+            return email.send(address, message, smtp=smtp, timeout=timeout, now=now)
+        case ContactKind.APPRISE | ContactKind.SMS | ContactKind.VOICE:
+            if "://" not in address:
+                # A bare phone number needs a provider: the contact method must name one.
+                return DeliveryResult.permanent(
+                    f"{kind} contact methods need an Apprise URL for a provider (e.g. twilio://…), not a bare address"
+                )
+            return apprise_channel.send(address, message, timeout=timeout)

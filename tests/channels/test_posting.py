@@ -1,0 +1,124 @@
+"""The HTTP answers every webhook-like channel shares: what is retried, what fails at once."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+
+from tests.channels.samples import TOKEN, webhook_url
+from tests.support.fake_http import FakeHTTPServer
+from tests.support.server import free_port
+from tocsin.channels import posting
+from tocsin.channels.result import Outcome
+
+
+@pytest.mark.parametrize(
+    ("status", "outcome"),
+    [
+        (200, Outcome.OK),
+        (201, Outcome.OK),
+        (202, Outcome.OK),
+        (204, Outcome.OK),
+        (301, Outcome.PERMANENT),
+        (308, Outcome.PERMANENT),
+        (400, Outcome.PERMANENT),
+        (401, Outcome.PERMANENT),
+        (403, Outcome.PERMANENT),
+        (404, Outcome.PERMANENT),
+        (410, Outcome.PERMANENT),
+        (413, Outcome.PERMANENT),
+        (408, Outcome.RETRY),
+        (425, Outcome.RETRY),
+        (429, Outcome.RETRY),
+        (500, Outcome.RETRY),
+        (502, Outcome.RETRY),
+        (503, Outcome.RETRY),
+        (504, Outcome.RETRY),
+    ],
+)
+def test_each_status_is_classified(fake_http: FakeHTTPServer, status: int, outcome: Outcome) -> None:
+    fake_http.respond(status, headers={"Location": "https://elsewhere.example/"} if 300 <= status < 400 else None)
+    result = posting.post(webhook_url(fake_http), b"{}", client=None, timeout=5)
+    assert (result.outcome, result.status) == (outcome, status)
+    if outcome is not Outcome.OK:
+        assert result.error is not None
+        assert TOKEN not in result.error
+        assert "127.0.0.1" in result.error  # the host is shown, the path with the token is not
+
+
+def test_a_redirect_is_not_followed(fake_http: FakeHTTPServer) -> None:
+    fake_http.respond(302, headers={"Location": fake_http.url + "/moved"})
+    result = posting.post(webhook_url(fake_http), b"{}", client=None, timeout=5)
+    assert result.outcome is Outcome.PERMANENT
+    assert len(fake_http.requests) == 1
+
+
+def test_a_503_with_retry_after_is_honoured(fake_http: FakeHTTPServer) -> None:
+    fake_http.respond(503, headers={"Retry-After": "120"})
+    result = posting.post(webhook_url(fake_http), b"{}", client=None, timeout=5)
+    assert (result.outcome, result.retry_after) == (Outcome.RETRY, 120.0)
+
+
+def test_a_refused_connection_is_retried_and_names_only_the_host() -> None:
+    url = f"http://127.0.0.1:{free_port()}/hooks/{TOKEN}"
+    result = posting.post(url, b"{}", client=None, timeout=2)
+    assert result.outcome is Outcome.RETRY
+    assert result.error == "could not reach 127.0.0.1 (connection failed)"
+
+
+def test_a_server_that_does_not_answer_in_time_is_retried(fake_http: FakeHTTPServer) -> None:
+    fake_http.respond(200, delay=5)
+    result = posting.post(webhook_url(fake_http), b"{}", client=None, timeout=0.2)
+    assert result.outcome is Outcome.RETRY
+    assert result.error == "127.0.0.1 did not answer within 0.2 s"
+
+
+def test_a_shared_client_is_used_and_left_open(fake_http: FakeHTTPServer) -> None:
+    with httpx.Client() as client:
+        first = posting.post(webhook_url(fake_http), b"{}", client=client, timeout=5)
+        second = posting.post(webhook_url(fake_http), b"{}", client=client, timeout=5)
+    assert first.delivered
+    assert second.delivered
+    assert len(fake_http.requests) == 2
+
+
+@pytest.mark.parametrize(
+    "url", ["", "discord webhook", "ftp://example.com/hook", "file:///etc/passwd", "http://", f"javascript:{TOKEN}"]
+)
+def test_an_address_that_is_no_http_url_fails_at_once(url: str) -> None:
+    result = posting.post(url, b"{}", client=None, timeout=1)
+    assert result.outcome is Outcome.PERMANENT
+    assert result.error is not None
+    assert TOKEN not in result.error
+
+
+def test_the_body_is_posted_as_json_with_our_user_agent(fake_http: FakeHTTPServer) -> None:
+    posting.post(webhook_url(fake_http), b'{"a":1}', client=None, timeout=5, headers={"X-Extra": "yes"})
+    (request,) = fake_http.requests
+    assert (request.method, request.route, request.body) == ("POST", f"/api/webhooks/111/{TOKEN}", b'{"a":1}')
+    assert request.header("content-type") == "application/json"
+    assert request.header("user-agent") == posting.USER_AGENT
+    assert request.header("x-extra") == "yes"
+
+
+@pytest.mark.parametrize(
+    ("header", "seconds"),
+    [
+        ("1", 1.0),
+        ("0.8", 0.8),
+        (" 30 ", 30.0),
+        ("-5", 0.0),
+        ("99999999", 3600.0),
+        ("Mon, 23 Nov 2026 09:01:30 GMT", 90.0),
+        ("Mon, 23 Nov 2026 08:00:00 GMT", 0.0),
+        ("soon", None),
+        ("nan", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_retry_after_reads_seconds_and_http_dates(header: str | None, seconds: float | None) -> None:
+    now = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+    assert posting.retry_after(header, now=now) == seconds
