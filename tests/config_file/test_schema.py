@@ -100,11 +100,12 @@ def test_an_unknown_section_is_named_with_the_sections_there_are() -> None:
     assert errors(
         """
         roles: []
-        schedulez: []
+        widgets: []
         """
     ) == [
-        "tocsin.yaml:2: schedulez: unknown section 'schedulez'; "
-        "expected one of severities, roles, teams, users, services, integrations, routes, maintenance_windows"
+        "tocsin.yaml:2: widgets: unknown section 'widgets'; "
+        "expected one of severities, roles, teams, users, services, integrations, routes, maintenance_windows, "
+        "schedules, escalation_policies"
     ]
 
 

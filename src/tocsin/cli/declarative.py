@@ -82,8 +82,13 @@ def validate(file: FileOption = Path("tocsin.yaml")) -> None:
         (len(document.integrations) if document.integrations is not None else None, "integration"),
         (sum(len(r.rules) for r in document.routes) if document.routes is not None else None, "routing rule"),
         (len(document.maintenance_windows) if document.maintenance_windows is not None else None, "maintenance window"),
+        (len(document.schedules) if document.schedules is not None else None, "schedule"),
+        (
+            len(document.escalation_policies) if document.escalation_policies is not None else None,
+            "escalation policy",
+        ),
     ]
-    declared = ", ".join(f"{n} {what}{'' if n == 1 else 's'}" for n, what in counts if n is not None)
+    declared = ", ".join(_count(n, what) for n, what in counts if n is not None)
     out = _out()
     out.print(f"{escape(config.filename)} is valid: {declared or 'it declares nothing'}", soft_wrap=True)
     external = [ref for ref in schema.references(document) if not ref.declared]
@@ -93,6 +98,10 @@ def validate(file: FileOption = Path("tocsin.yaml")) -> None:
         for ref in external:
             where = f"{config.filename}:{config.source.line_of(ref.path)}"
             out.print(f"  {escape(where)}: {ref.kind} {escape(ref.key)!r}", soft_wrap=True)
+
+
+def _count(n: int, what: str) -> str:
+    return f"{n} {what}" if n == 1 else f"{n} {what[:-1]}ies" if what.endswith("y") else f"{n} {what}s"
 
 
 def apply(

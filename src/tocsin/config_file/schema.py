@@ -13,159 +13,40 @@ place to define YAML anchors that sections merge in (`<<: *defaults`).
 from __future__ import annotations
 
 import difflib
-import re
 import types
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, Field, ValidationError, field_validator
 from pydantic_core import ErrorDetails
 
-from tocsin.config_file.durations import parse_duration
+from tocsin.config_file import paging
 from tocsin.config_file.errors import InvalidConfig, Issue, Path, format_path
-from tocsin.domain import naming
-from tocsin.domain.matchers import Matcher, MatcherError, MatchType, parse_matcher
-
-_LEVEL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-_LABEL_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
-_ENV_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-# Integrations keep their grouping window in a settings field the server bounds to a week.
-LONGEST_GROUP_WINDOW = timedelta(days=7)
-
-
-def _key_rule(max_length: int) -> Callable[[str], str]:
-    def check(value: str) -> str:
-        problem = naming.key_problem(value, max_length)
-        if problem:
-            raise ValueError(problem)
-        return value
-
-    return check
-
-
-def _level_name(value: str) -> str:
-    if len(value) > 20 or not _LEVEL_RE.match(value):
-        raise ValueError(f"{value!r} is not a valid name: up to 20 letters, digits, '.', '_' and '-'")
-    return value
-
-
-def _email(value: str) -> str:
-    problem = naming.email_problem(value)
-    if problem:
-        raise ValueError(problem)
-    return value
-
-
-def _time_zone(value: str) -> str:
-    problem = naming.time_zone_problem(value)
-    if problem:
-        raise ValueError(problem)
-    return value
-
-
-def _duration(value: object) -> object:
-    if isinstance(value, bool | int | float):
-        raise ValueError(f"{value!r} has no unit; write a duration like 30s, 5m, 1h30m or 2d")
-    return parse_duration(value) if isinstance(value, str) else value
-
-
-def _group_window(value: object) -> object:
-    # 0 is a real choice (every alert opens its own incident), which `parse_duration` refuses.
-    if (isinstance(value, str) and value.strip() in ("0", "0s")) or (type(value) is int and value == 0):
-        return timedelta(0)
-    window = _duration(value)
-    if isinstance(window, timedelta) and window > LONGEST_GROUP_WINDOW:
-        raise ValueError(f"{value!r} is longer than {LONGEST_GROUP_WINDOW.days}d")
-    return window
-
-
-def _instant(value: object) -> object:
-    example = "write it like 2026-11-28T22:00:00Z or 2026-11-28T22:00:00+01:00"
-    if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value.strip())
-        except ValueError:
-            raise ValueError(f"{value!r} is not a time; {example}") from None
-    if isinstance(value, datetime):
-        if value.tzinfo is None:
-            # Read in the server's zone or the reader's, a window would open at two different times.
-            raise ValueError(f"{value.isoformat(sep=' ')} has no time zone offset; {example}")
-        return value.astimezone(UTC)
-    if isinstance(value, date):
-        raise ValueError(f"{value.isoformat()} is a date without a time; {example}")
-    raise ValueError(f"expected a time, not {_describe(value)}; {example}")
-
-
-def _matcher(value: str) -> str:
-    try:
-        # Stored in one spelling, so `severity = critical` and `severity="critical"` are the same rule.
-        return str(parse_matcher(value))
-    except MatcherError as exc:
-        raise ValueError(str(exc)) from None
-
-
-def _matchers(value: object) -> object:
-    """A mapping `{env: prod}` is shorthand for exact matches: `['env="prod"']`; one string is one matcher."""
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, dict):
-        matchers = []
-        for name, wanted in value.items():
-            if isinstance(wanted, dict | list) or wanted is None:
-                raise ValueError(f"label {name!r}: expected a value to match, not {_describe(wanted)}")
-            text = str(wanted).lower() if isinstance(wanted, bool) else str(wanted)
-            matchers.append(str(Matcher.of(str(name), MatchType.EQUAL, text)))
-        return matchers
-    if value is not None and not isinstance(value, list):
-        raise ValueError(
-            f'expected a list of matchers such as severity="critical", or a mapping of label to value, '
-            f"not {_describe(value)}"
-        )
-    return value
-
-
-def _label(value: str) -> str:
-    if not _LABEL_RE.match(value):
-        raise ValueError(f"{value!r} is not a label name: letters, digits, '_', '.' and '-', not starting with a digit")
-    return value
-
-
-def _env_name(value: str) -> str:
-    if not _ENV_RE.match(value):
-        raise ValueError(f"{value!r} is not an environment variable name: letters, digits and '_'")
-    return value
-
-
-def _window_name(value: str) -> str:
-    if not value.strip():
-        raise ValueError("a maintenance window needs a name")
-    return value.strip()
-
-
-Key = Annotated[str, AfterValidator(_key_rule(100))]
-RoleKey = Annotated[str, AfterValidator(_key_rule(50))]
-SchemeName = Annotated[str, AfterValidator(_level_name)]
-LevelName = Annotated[str, AfterValidator(_level_name)]
-Email = Annotated[str, AfterValidator(_email)]
-TimeZone = Annotated[str, AfterValidator(_time_zone)]
-Duration = Annotated[timedelta, BeforeValidator(_duration)]
-Name = Annotated[str, Field(max_length=200)]
-Description = Annotated[str, Field(max_length=10_000)]
-UserRole = Literal["viewer", "responder", "admin"]
-GroupWindow = Annotated[timedelta, BeforeValidator(_group_window)]
-Instant = Annotated[datetime, BeforeValidator(_instant)]
-MatcherText = Annotated[str, AfterValidator(_matcher)]
-Matchers = Annotated[list[MatcherText], BeforeValidator(_matchers), Field(max_length=50)]
-Label = Annotated[str, AfterValidator(_label)]
-EnvName = Annotated[str, AfterValidator(_env_name)]
-IntegrationKind = Literal["native", "pagerduty", "alertmanager", "opsgenie", "grafana", "generic"]
-AutoResolve = Literal["monitoring", "resolve", "none"]
-
-
-class _Spec(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+from tocsin.config_file.fields import (
+    AutoResolve,
+    Description,
+    Duration,
+    Email,
+    EnvName,
+    GroupWindow,
+    Instant,
+    IntegrationKind,
+    Key,
+    Label,
+    LevelName,
+    Matchers,
+    Name,
+    RoleKey,
+    SchemeName,
+    TimeZone,
+    UserRole,
+    _describe,
+    _Spec,
+    _window_name,
+)
+from tocsin.config_file.paging import EscalationPolicy, Schedule
 
 
 class Level(_Spec):
@@ -210,6 +91,10 @@ class User(_Spec):
     name: Name = ""  # empty: the e-mail address
     role: UserRole = "responder"
     time_zone: TimeZone = "UTC"
+    # Left out: the user's contact methods, rules and quiet hours are left alone (set through the API).
+    contact_methods: list[paging.ContactMethod] | None = None
+    notification_rules: list[paging.NotificationRule] | None = None
+    quiet_hours: paging.QuietHours | None = None
 
 
 class Service(_Spec):
@@ -217,6 +102,8 @@ class Service(_Spec):
     name: Name = ""  # empty: the key
     description: Description = ""
     team: Key | None = None
+    # Left out: left as it is; `null`: no policy (nobody is paged).
+    escalation_policy: Key | None = None
 
 
 class IntegrationSettings(_Spec):
@@ -285,6 +172,8 @@ class Document(_Spec):
     integrations: list[Integration] | None = None
     routes: list[Route] | None = None
     maintenance_windows: list[MaintenanceWindow] | None = None
+    schedules: list[Schedule] | None = None
+    escalation_policies: list[EscalationPolicy] | None = None
 
     @field_validator("*", mode="before")
     @classmethod
@@ -333,18 +222,6 @@ def _issue(error: ErrorDetails) -> Issue:
         return Issue(path, f"expected text, not {_describe(error['input'])}; quote it")
     message = error["msg"]
     return Issue(path, message[:1].lower() + message[1:])
-
-
-def _describe(value: object) -> str:
-    if value is None:
-        return "nothing (null)"
-    if isinstance(value, dict):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, bool):
-        return f"a boolean ({str(value).lower()})"
-    return f"{type(value).__name__} {value!r}"
 
 
 def _unknown_field(path: Path) -> str:
@@ -414,6 +291,8 @@ def check(document: Document) -> list[Issue]:
     if document.users is not None:
         emails = [user.email.lower() for user in document.users]
         issues += _duplicates(("users",), "email", emails, "user")
+        for index, user in enumerate(document.users):
+            issues += _reachability(("users", index), user)
     if document.services is not None:
         issues += _duplicates(("services",), "key", [service.key for service in document.services], "service")
     if document.integrations is not None:
@@ -427,6 +306,28 @@ def check(document: Document) -> list[Issue]:
         issues += _duplicates(("maintenance_windows",), "name", names, "maintenance window")
         for index, window in enumerate(document.maintenance_windows):
             issues += _window(("maintenance_windows", index), window)
+    if document.schedules is not None:
+        keys = [schedule.key for schedule in document.schedules]
+        issues += _duplicates(("schedules",), "key", keys, "schedule")
+        for index, schedule in enumerate(document.schedules):
+            issues += paging.check_schedule(("schedules", index), schedule)
+    if document.escalation_policies is not None:
+        keys = [policy.key for policy in document.escalation_policies]
+        issues += _duplicates(("escalation_policies",), "key", keys, "escalation policy")
+        levels = _declared_levels(document)
+        for index, policy in enumerate(document.escalation_policies):
+            issues += paging.check_policy(("escalation_policies", index), policy, levels)
+    return issues
+
+
+def _reachability(base: Path, user: User) -> list[Issue]:
+    issues = []
+    if user.notification_rules is not None and user.contact_methods is None:
+        return [Issue((*base, "notification_rules"), "rules name contact methods: list them under contact_methods")]
+    if user.contact_methods is not None:
+        issues += paging.check_reachability(base, user.contact_methods, user.notification_rules or ())
+    if user.quiet_hours is not None:
+        issues += paging.check_quiet_hours((*base, "quiet_hours"), user.quiet_hours)
     return issues
 
 
@@ -518,7 +419,7 @@ def _window(base: Path, window: MaintenanceWindow) -> list[Issue]:
 @dataclass(frozen=True)
 class Reference:
     path: Path
-    kind: Literal["user", "team", "severity scheme", "service", "severity"]
+    kind: Literal["user", "team", "severity scheme", "service", "severity", "schedule", "escalation policy"]
     key: str
     # Declared in this file; otherwise `tocsin apply` looks for it in the database.
     declared: bool
@@ -528,7 +429,11 @@ def references(document: Document) -> list[Reference]:
     users = {user.email.lower() for user in document.users or ()}
     teams = {team.key for team in document.teams or ()}
     schemes = {scheme.name for scheme in (document.severities.schemes if document.severities else None) or ()}
-    return list(_references(document, users, teams, schemes)) + list(_alerting_references(document))
+    return [
+        *_references(document, users, teams, schemes),
+        *_alerting_references(document),
+        *_paging_references(document, users, teams),
+    ]
 
 
 def _references(document: Document, users: set[str], teams: set[str], schemes: set[str]) -> Iterator[Reference]:
@@ -578,3 +483,30 @@ def _alerting_references(document: Document) -> Iterator[Reference]:
     for index, window in enumerate(document.maintenance_windows or ()):
         if window.service is not None:
             yield service(("maintenance_windows", index, "service"), window.service)
+
+
+def _paging_references(document: Document, users: set[str], teams: set[str]) -> Iterator[Reference]:
+    schedules = {schedule.key for schedule in document.schedules or ()}
+    policies = {policy.key for policy in document.escalation_policies or ()}
+    for index, schedule in enumerate(document.schedules or ()):
+        for number, layer in enumerate(schedule.layers):
+            for position, email in enumerate(layer.participants):
+                path: Path = ("schedules", index, "layers", number, "participants", position)
+                yield Reference(path, "user", email, email.lower() in users)
+        for number, override in enumerate(schedule.overrides):
+            path = ("schedules", index, "overrides", number, "user")
+            yield Reference(path, "user", override.user, override.user.lower() in users)
+    for index, policy in enumerate(document.escalation_policies or ()):
+        for number, level in enumerate(policy.levels):
+            for position, target in enumerate(level.targets):
+                path = ("escalation_policies", index, "levels", number, "targets", position, target.kind)
+                if target.kind == "user":
+                    yield Reference(path, "user", target.key, target.key.lower() in users)
+                elif target.kind == "schedule":
+                    yield Reference(path, "schedule", target.key, target.key in schedules)
+                else:
+                    yield Reference(path, "team", target.key, target.key in teams)
+    for index, service in enumerate(document.services or ()):
+        if service.escalation_policy is not None:
+            path = ("services", index, "escalation_policy")
+            yield Reference(path, "escalation policy", service.escalation_policy, service.escalation_policy in policies)
