@@ -31,6 +31,20 @@ class Settings:
     ingest_rate: float = 2000.0
     ingest_burst: int = 4000
     instance_id: str = field(default_factory=_default_instance)
+    # Where people reach this server (TOCSIN_PUBLIC_URL): links in pages start with it.
+    # Empty means http://{host}:{port}, which is only right when nothing proxies the server.
+    public_url: str = ""
+    # Outgoing e-mail for e-mail contact methods; without a host, e-mail pages fail with a clear error.
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_from: str = "tocsin@localhost"
+    smtp_user: str | None = None
+    smtp_password: str | None = field(default=None, repr=False)
+    smtp_security: str = "none"  # none / starttls / tls
+
+    def __post_init__(self) -> None:
+        base = self.public_url or f"http://{self.host}:{self.port}"
+        object.__setattr__(self, "public_url", base.rstrip("/"))
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -52,4 +66,11 @@ class Settings:
             ingest_rate=float(env.get("TOCSIN_INGEST_RATE", defaults.ingest_rate)),
             ingest_burst=int(env.get("TOCSIN_INGEST_BURST", defaults.ingest_burst)),
             instance_id=env.get("TOCSIN_INSTANCE_ID") or _default_instance(),
+            public_url=env.get("TOCSIN_PUBLIC_URL", ""),
+            smtp_host=env.get("TOCSIN_SMTP_HOST") or None,
+            smtp_port=int(env.get("TOCSIN_SMTP_PORT", defaults.smtp_port)),
+            smtp_from=env.get("TOCSIN_SMTP_FROM", defaults.smtp_from),
+            smtp_user=env.get("TOCSIN_SMTP_USER") or None,
+            smtp_password=env.get("TOCSIN_SMTP_PASSWORD") or None,
+            smtp_security=env.get("TOCSIN_SMTP_SECURITY", defaults.smtp_security),
         )

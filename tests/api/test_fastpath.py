@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tests.conftest import Personas
 from tests.support.protocols import raw
-from tocsin.api.fastpath import ROUTES, Dispatcher, IngestFastPath, Template
+from tocsin.api.fastpath import ROUTES, Dispatcher, Template
 from tocsin.api.routes import ingest, ingest_more
 from tocsin.app import create_app
 from tocsin.clock import FrozenClock
@@ -57,9 +57,7 @@ class Ways:
 def ways(settings: Settings, clock: FrozenClock, sessions: sessionmaker[Session]) -> Iterator[Ways]:
     fast = create_app(settings, clock, sessions)
     routed = create_app(settings, clock, sessions)
-    fast_path = cast(object, IngestFastPath)
-    assert any(m.cls is fast_path for m in routed.user_middleware)
-    routed.user_middleware = [m for m in routed.user_middleware if m.cls is not fast_path]
+    routed.fast_path = False
     with TestClient(fast) as fast_client, TestClient(routed) as routed_client:
         yield Ways(fast_client, routed_client)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from tocsin import __version__
-from tocsin.cli import alerting, declarative, local, paging, remote
+from tocsin.cli import alerting, declarative, local, notify, paging, remote
 
 app = typer.Typer(
     name="tocsin",
@@ -21,6 +21,7 @@ declarative.register(app)
 remote.register(app)
 alerting.register(app)
 paging.register(app)
+notify.register(app)
 
 
 @app.command()

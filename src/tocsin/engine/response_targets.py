@@ -16,7 +16,3 @@ class ResponseTargets:
 
     def run(self, session: Session, clock: Clock) -> int:
         return len(targets.record_due_breaches(session, clock.now(), self.batch))
-
-
-def default_modules() -> list[ResponseTargets]:
-    return [ResponseTargets()]

@@ -5,6 +5,11 @@ slow module in one process never stalls the others; the lease has a deadline,
 so a crashed process's module is picked up by another once it expires. The
 lease only reduces contention: correctness comes from each module claiming
 its rows atomically, which is what makes two processes safe.
+
+Most modules run inside one transaction the runner opens (`Module`). A module
+that talks to the network must not hold a transaction while it waits, so it
+manages its own short ones (`SelfManaged`: claim and commit, send, record and
+commit); the runner still holds its lease around the whole run.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import structlog
 from sqlalchemy.orm import Session, sessionmaker
@@ -33,11 +38,20 @@ class Module(Protocol):
         ...
 
 
+@runtime_checkable
+class SelfManaged(Protocol):
+    name: str
+
+    def run_with(self, sessions: sessionmaker[Session], clock: Clock) -> int:
+        """Do the work that is due in transactions of its own; return how many items were handled."""
+        ...
+
+
 @dataclass
 class Runner:
     sessions: sessionmaker[Session]
     clock: Clock
-    modules: Sequence[Module]
+    modules: Sequence[Module | SelfManaged]
     holder: str
     lease_for: timedelta = timedelta(seconds=60)
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -50,14 +64,17 @@ class Runner:
         ENGINE_CYCLES.inc()
         return done
 
-    def _run_module(self, module: Module) -> int | None:
+    def _run_module(self, module: Module | SelfManaged) -> int | None:
         now = self.clock.now()
         with self.sessions() as session, session.begin():
             if not leases.try_acquire(session, module.name, self.holder, now, now + self.lease_for):
                 return None
         try:
-            with self.sessions() as session, session.begin():
-                count = module.run(session, self.clock)
+            if isinstance(module, SelfManaged):
+                count = module.run_with(self.sessions, self.clock)
+            else:
+                with self.sessions() as session, session.begin():
+                    count = module.run(session, self.clock)
             ENGINE_WORK.labels(module=module.name).inc(count)
             return count
         except Exception:

@@ -16,7 +16,7 @@ from tocsin.domain.incidents import (
 )
 from tocsin.domain.timeline import EntryKind
 from tocsin.errors import Conflict, InvalidTransition, NotFound, ValidationFailed
-from tocsin.services import severities, targets, timeline
+from tocsin.services import escalations, severities, targets, timeline
 from tocsin.services.actor import Actor
 from tocsin.storage import models
 from tocsin.storage.repositories import directory
@@ -106,6 +106,8 @@ def declare(
     targets.schedule(session, incident, level)
     if commander_user is not None:
         _assign(session, actor, now, incident, "commander", commander_user)
+    # Here and not in the API: incidents declared by alert ingestion page too.
+    escalations.start(session, incident, now)
     session.flush()
     return incident
 
@@ -157,6 +159,14 @@ def change_status(
         data["note"] = note
     timeline.add(session, incident, actor, now, EntryKind.STATUS, summary, data)
     targets.settle(session, incident, now)
+    if reopened and current == IncidentStatus.RESOLVED:
+        # Closed and reopened: whoever was paged has gone back to sleep; start from the first level.
+        escalations.reescalate(session, incident, now, actor)
+    else:
+        # Every other move means someone answered (each one sets acknowledged_at) or it is over:
+        # paging stops, and pages not yet sent are canceled.
+        ended = target in (IncidentStatus.RESOLVED, IncidentStatus.CANCELED)
+        escalations.stop(session, incident, now, escalations.RESOLVED if ended else escalations.ACKNOWLEDGED, actor)
     session.flush()
     return incident
 

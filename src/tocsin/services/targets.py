@@ -12,7 +12,7 @@ from tocsin.domain.clocks import TargetKind, target_due
 from tocsin.domain.incidents import IncidentStatus
 from tocsin.domain.severity import SeverityLevel
 from tocsin.domain.timeline import EntryKind
-from tocsin.services import timeline
+from tocsin.services import escalations, timeline
 from tocsin.services.actor import ENGINE
 from tocsin.storage import models
 from tocsin.storage.repositories import targets as repo
@@ -97,6 +97,9 @@ def record_due_breaches(session: Session, now: datetime, limit: int = 100) -> li
             f"{_LABEL[kind]} target missed: {incident.severity} expects it within {minutes} min",
             {"target": kind.value, "due_at": target.due_at.isoformat(), "severity": incident.severity},
         )
+        if kind == TargetKind.ACKNOWLEDGE:
+            # Nobody answered in time: the next level should not wait out its delay too.
+            escalations.escalate_now(session, incident, now)
         breaches.append(Breach(incident.human_id, kind, target.due_at))
     session.flush()
     return breaches

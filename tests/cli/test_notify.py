@@ -1,0 +1,106 @@
+"""`tocsin notify test` against the app in-process; the engine runs between the command's polls."""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import structlog
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from tests.cli.test_paging import InProcess
+from tests.cli.test_remote import Cli
+from tests.conftest import START, Personas
+from tests.support.fake_http import Answer, FakeHTTPServer
+from tocsin.app import create_app
+from tocsin.cli import notify, remote
+from tocsin.cli.client import Client, Login
+from tocsin.clock import FrozenClock
+from tocsin.config import Settings
+from tocsin.engine.deliveries import Deliveries
+from tocsin.storage import models
+
+BOB = "bob@example.com"
+
+
+@pytest.fixture
+def api(settings: Settings, clock: FrozenClock, sessions: sessionmaker[Session]) -> Iterator[TestClient]:
+    app = create_app(settings, clock, sessions)
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+@pytest.fixture(autouse=True)
+def quiet_request_logs() -> Iterator[None]:
+    before = structlog.get_config()
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+    yield
+    structlog.configure(**before)
+
+
+@pytest.fixture
+def cli(
+    api: TestClient,
+    personas: Personas,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    sessions: sessionmaker[Session],
+    clock: FrozenClock,
+) -> Cli:
+    def connect(login: Login) -> Client:
+        return Client(login, transport=InProcess(api))
+
+    module = Deliveries(rng=random.Random(3), timeout=5.0)
+    monkeypatch.setattr(remote, "Client", connect)
+    # Instead of waiting, the engine delivers what is due.
+    monkeypatch.setattr(notify, "_sleep", lambda _seconds: module.run_with(sessions, clock))
+    clock_file = tmp_path / "clock"
+    clock_file.write_text(START.isoformat())
+    return Cli("http://tocsin.test", personas.bob.token, tmp_path / "config", clock_file)
+
+
+@pytest.fixture
+def discord() -> Iterator[FakeHTTPServer]:
+    with FakeHTTPServer() as server:
+        yield server
+
+
+def add_method(sessions: sessionmaker[Session], clock: FrozenClock, name: str, kind: str, address: str) -> None:
+    with sessions() as db:
+        user = db.scalars(select(models.User).where(models.User.email == BOB)).one()
+        db.add(models.ContactMethod(user_id=user.id, name=name, kind=kind, address=address, created_at=clock.now()))
+        db.commit()
+
+
+def test_every_method_reached_prints_a_table_and_exits_0(
+    cli: Cli, sessions: sessionmaker[Session], clock: FrozenClock, discord: FakeHTTPServer
+) -> None:
+    add_method(sessions, clock, "discord", "discord", f"{discord.url}/api/webhooks/1/tok")
+    shown = cli("notify", "test", BOB).stdout
+    assert "discord" in shown
+    assert "sent" in shown
+    assert len(discord.requests) == 1
+
+
+def test_a_failing_method_shows_its_error_and_exits_1(
+    cli: Cli, sessions: sessionmaker[Session], clock: FrozenClock, discord: FakeHTTPServer
+) -> None:
+    discord.default = Answer(404, {"message": "Unknown Webhook", "code": 10015})
+    add_method(sessions, clock, "discord", "discord", f"{discord.url}/api/webhooks/1/tok")
+    add_method(sessions, clock, "mail", "email", BOB)
+    shown = cli("notify", "test", BOB, exit_code=1).stdout
+    assert "Unknown Webhook" in shown
+    assert "no SMTP server is configured" in shown
+    answer = cli("notify", "test", BOB, "--json", exit_code=1).stdout
+    results = {r["contact_method"]: r for r in json.loads(answer)}
+    assert results["discord"]["status"] == results["mail"]["status"] == "failed"
+
+
+def test_a_user_without_contact_methods_is_an_error(cli: Cli) -> None:
+    assert "no contact methods" in cli("notify", "test", BOB, exit_code=1).stderr

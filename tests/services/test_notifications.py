@@ -1,0 +1,258 @@
+"""Claiming due notifications and recording attempts, without any network."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from tests.conftest import Personas
+from tocsin.clock import FrozenClock
+from tocsin.services import incidents, notifications
+from tocsin.services.notifications import Attempt
+from tocsin.storage import models
+
+LEASE = timedelta(minutes=2)
+
+
+@dataclass
+class Bob:
+    user_id: int
+    incident_id: int
+    methods: dict[str, int]
+
+
+@pytest.fixture
+def bob(sessions: sessionmaker[Session], personas: Personas, clock: FrozenClock) -> Bob:
+    """Bob's rules: Discord at once, e-mail after a minute."""
+    with sessions() as db:
+        user = db.scalars(select(models.User).where(models.User.email == personas.bob.email)).one()
+        incident = incidents.declare(db, personas.bob.actor, clock.now(), title="Checkout is down", severity="P1")
+        methods: dict[str, int] = {}
+        for delay, (name, kind, address) in enumerate(
+            (("discord", "discord", "https://discord.example/api/webhooks/1/t"), ("mail", "email", "bob@example.com"))
+        ):
+            method = models.ContactMethod(
+                user_id=user.id, name=name, kind=kind, address=address, mention=None, created_at=clock.now()
+            )
+            db.add(method)
+            db.flush()
+            db.add(models.NotificationRule(user_id=user.id, contact_method_id=method.id, delay_s=delay * 60))
+            methods[name] = method.id
+        db.commit()
+        return Bob(user.id, incident.id, methods)
+
+
+def add(
+    sessions: sessionmaker[Session],
+    bob: Bob,
+    clock: FrozenClock,
+    key: str,
+    *,
+    method: str = "discord",
+    status: str = "pending",
+    due_in: timedelta = timedelta(0),
+    kind: str = "page",
+) -> int:
+    with sessions() as db:
+        row = models.Notification(
+            idempotency_key=key,
+            incident_id=bob.incident_id,
+            user_id=bob.user_id,
+            contact_method_id=bob.methods[method],
+            kind=kind,
+            channel=method,
+            status=status,
+            due_at=clock.now() + due_in,
+            attempts=0,
+            last_error="",
+            payload={"title": "Checkout is down"},
+            created_at=clock.now(),
+        )
+        db.add(row)
+        db.commit()
+        return row.id
+
+
+def claim(sessions: sessionmaker[Session], clock: FrozenClock, batch: int = 10) -> list[notifications.Claimed]:
+    with sessions() as db, db.begin():
+        return notifications.claim_due(db, clock.now(), batch, LEASE)
+
+
+def record(
+    sessions: sessionmaker[Session], clock: FrozenClock, item: notifications.Claimed, result: Attempt
+) -> str | None:
+    with sessions() as db, db.begin():
+        return notifications.record(db, clock.now(), item.id, item.attempts, result)
+
+
+def get(sessions: sessionmaker[Session], notification_id: int) -> models.Notification:
+    with sessions() as db:
+        row = db.get(models.Notification, notification_id)
+        assert row is not None
+        db.expunge(row)
+        return row
+
+
+def test_a_claim_takes_due_pending_rows_only_and_leases_them(
+    sessions: sessionmaker[Session], bob: Bob, clock: FrozenClock
+) -> None:
+    due = add(sessions, bob, clock, "due")
+    add(sessions, bob, clock, "later", due_in=timedelta(seconds=1))
+    add(sessions, bob, clock, "canceled", status="canceled")
+    add(sessions, bob, clock, "sent", status="sent")
+    [item] = claim(sessions, clock)
+    assert (item.id, item.idempotency_key, item.channel, item.attempts) == (due, "due", "discord", 1)
+    assert item.address == "https://discord.example/api/webhooks/1/t"
+    row = get(sessions, due)
+    assert (row.status, row.deadline, row.attempts) == ("sending", clock.now() + LEASE, 1)
+    # Claimed rows are not claimed again while the lease holds.
+    assert claim(sessions, clock) == []
+
+
+def test_a_claim_reads_the_contact_methods_current_address(
+    sessions: sessionmaker[Session], bob: Bob, clock: FrozenClock
+) -> None:
+    add(sessions, bob, clock, "k")
+    with sessions() as db:
+        method = db.get(models.ContactMethod, bob.methods["discord"])
+        assert method is not None
+        method.address = "https://discord.example/api/webhooks/2/new"
+        db.commit()
+    [item] = claim(sessions, clock)
+    assert item.address == "https://discord.example/api/webhooks/2/new"
+
+
+def test_a_crashed_senders_rows_are_claimed_again_after_the_deadline(
+    sessions: sessionmaker[Session], bob: Bob, clock: FrozenClock
+) -> None:
+    add(sessions, bob, clock, "k")
+    [first] = claim(sessions, clock)
+    clock.advance(LEASE - timedelta(seconds=1))
+    assert claim(sessions, clock) == []
+    clock.advance(timedelta(seconds=1))
+    [second] = claim(sessions, clock)
+    assert (second.id, second.attempts) == (first.id, 2)
+    # The crashed sender's late result no longer counts: its attempt is not the row's latest.
+    assert record(sessions, clock, first, Attempt("ok")) is None
+    assert get(sessions, first.id).status == "sending"
+    assert record(sessions, clock, second, Attempt("ok")) == "sent"
+
+
+def test_the_batch_limits_a_claim(sessions: sessionmaker[Session], bob: Bob, clock: FrozenClock) -> None:
+    for n in range(5):
+        add(sessions, bob, clock, f"k{n}")
+    assert len(claim(sessions, clock, batch=3)) == 3
+    assert len(claim(sessions, clock, batch=3)) == 2
+
+
+def test_a_row_without_a_contact_method_fails_at_claim(
+    sessions: sessionmaker[Session], bob: Bob, clock: FrozenClock
+) -> None:
+    notification = add(sessions, bob, clock, "k", kind="test")
+    with sessions() as db:
+        row = db.get(models.Notification, notification)
+        assert row is not None
+        row.contact_method_id = None
+        db.commit()
+    assert claim(sessions, clock) == []
+    failed = get(sessions, notification)
+    assert (failed.status, failed.last_error) == ("failed", "the contact method was removed")
+
+
+def test_ok_marks_the_row_sent(sessions: sessionmaker[Session], bob: Bob, clock: FrozenClock) -> None:
+    add(sessions, bob, clock, "k")
+    [item] = claim(sessions, clock)
+    assert record(sessions, clock, item, Attempt("ok")) == "sent"
+    row = get(sessions, item.id)
+    assert (row.status, row.sent_at, row.deadline) == ("sent", clock.now(), None)
+
+
+def test_a_retry_puts_the_row_back_until_the_attempt_limit(
+    sessions: sessionmaker[Session], bob: Bob, clock: FrozenClock
+) -> None:
+    add(sessions, bob, clock, "k", kind="test")
+    for attempt in range(1, notifications.MAX_ATTEMPTS):
+        [item] = claim(sessions, clock)
+        assert item.attempts == attempt
+        retry_at = clock.now() + timedelta(seconds=30)
+        assert record(sessions, clock, item, Attempt("retry", "HTTP 503", retry_at)) == "pending"
+        row = get(sessions, item.id)
+        assert (row.due_at, row.last_error) == (retry_at, "HTTP 503")
+        assert claim(sessions, clock) == []
+        clock.advance(timedelta(seconds=30))
+    [last] = claim(sessions, clock)
+    assert record(sessions, clock, last, Attempt("retry", "HTTP 503", clock.now())) == "failed"
+    assert get(sessions, last.id).last_error == "HTTP 503 (gave up after 5 attempts)"
+
+
+def test_a_row_canceled_while_sending_stays_canceled(
+    sessions: sessionmaker[Session], bob: Bob, clock: FrozenClock
+) -> None:
+    add(sessions, bob, clock, "k")
+    [item] = claim(sessions, clock)
+    with sessions() as db:
+        row = db.get(models.Notification, item.id)
+        assert row is not None
+        row.status = "canceled"
+        db.commit()
+    for result in (Attempt("ok"), Attempt("retry", "x", clock.now()), Attempt("permanent", "x")):
+        assert record(sessions, clock, item, result) is None
+    assert get(sessions, item.id).status == "canceled"
+
+
+def test_a_failed_page_falls_to_the_next_contact_method_and_says_so(
+    sessions: sessionmaker[Session], bob: Bob, clock: FrozenClock
+) -> None:
+    add(sessions, bob, clock, "esc-1/bob")
+    [item] = claim(sessions, clock)
+    assert record(sessions, clock, item, Attempt("permanent", "HTTP 404 (Unknown Webhook)")) == "failed"
+    with sessions() as db:
+        [fallback] = db.scalars(
+            select(models.Notification).where(
+                models.Notification.idempotency_key == f"esc-1/bob/next-{bob.methods['mail']}"
+            )
+        )
+        assert (fallback.status, fallback.channel, fallback.kind) == ("pending", "email", "page")
+        assert (fallback.incident_id, fallback.user_id, fallback.due_at) == (bob.incident_id, bob.user_id, clock.now())
+        summaries = [e.summary for e in db.scalars(select(models.TimelineEntry))]
+    assert "Page to bob via discord failed: HTTP 404 (Unknown Webhook); trying e-mail" in summaries
+
+    # The last method has nobody after it.
+    [again] = claim(sessions, clock)
+    record(sessions, clock, again, Attempt("permanent", "550 no such user"))
+    with sessions() as db:
+        summaries = [e.summary for e in db.scalars(select(models.TimelineEntry))]
+        assert db.scalar(select(models.Notification.id).where(models.Notification.status == "pending")) is None
+    assert "Page to bob via e-mail failed: 550 no such user; no other contact method to try" in summaries
+
+
+def test_no_fall_back_once_the_incident_is_acknowledged(
+    sessions: sessionmaker[Session], bob: Bob, personas: Personas, clock: FrozenClock
+) -> None:
+    add(sessions, bob, clock, "k")
+    [item] = claim(sessions, clock)
+    with sessions() as db:
+        incident = incidents.get(db, str(bob.incident_id))
+        incidents.change_status(db, personas.bob.actor, clock.now(), incident, "acknowledged")
+        db.commit()
+    record(sessions, clock, item, Attempt("permanent", "HTTP 404"))
+    with sessions() as db:
+        assert db.scalars(select(models.Notification)).all()[0].status == "failed"
+        assert len(db.scalars(select(models.Notification)).all()) == 1
+
+
+def test_send_test_makes_one_due_test_notification_per_contact_method(
+    sessions: sessionmaker[Session], bob: Bob, clock: FrozenClock
+) -> None:
+    with sessions() as db:
+        user = db.get(models.User, bob.user_id)
+        assert user is not None
+        made = notifications.send_test(db, user, clock.now())
+        db.commit()
+        assert sorted(n.channel for n in made) == ["discord", "email"]
+        assert {(n.kind, n.status, n.due_at, n.incident_id) for n in made} == {("test", "pending", clock.now(), None)}
+    assert len(claim(sessions, clock)) == 2
