@@ -23,6 +23,7 @@ from tocsin.api.ingest import IngestWriter, IntegrationCache, RateLimiter
 from tocsin.api.routes import (
     ack,
     alerts,
+    calendars,
     directory,
     incidents,
     ingest,
@@ -30,6 +31,7 @@ from tocsin.api.routes import (
     notify,
     operations,
     paging,
+    simulate,
     tokens,
 )
 from tocsin.clock import Clock
@@ -209,7 +211,20 @@ def create_app(
     app.state.integration_cache = IntegrationCache(sessions)
     app.state.rate_limiter = RateLimiter(settings.ingest_rate, settings.ingest_burst)
     problems.install(app)
-    for module in (operations, incidents, directory, tokens, ingest, ingest_more, alerts, paging, ack, notify):
+    for module in (
+        operations,
+        incidents,
+        directory,
+        tokens,
+        ingest,
+        ingest_more,
+        alerts,
+        paging,
+        ack,
+        notify,
+        calendars,
+        simulate,
+    ):
         app.include_router(module.router)
     app.mount(operations.DOCS_STATIC, StaticFiles(directory=str(swagger_ui_path)), name="docs-static")
 

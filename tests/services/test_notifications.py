@@ -256,3 +256,19 @@ def test_send_test_makes_one_due_test_notification_per_contact_method(
         assert sorted(n.channel for n in made) == ["discord", "email"]
         assert {(n.kind, n.status, n.due_at, n.incident_id) for n in made} == {("test", "pending", clock.now(), None)}
     assert len(claim(sessions, clock)) == 2
+
+
+def test_a_delivered_test_verifies_its_contact_method_and_a_page_does_not(
+    sessions: sessionmaker[Session], bob: Bob, clock: FrozenClock
+) -> None:
+    """Escalations page verified methods only; `tocsin notify test` is how one gets verified."""
+    page = add(sessions, bob, clock, "page-1", method="discord")
+    test = add(sessions, bob, clock, "test-1", method="mail", kind="test")
+    failed_test = add(sessions, bob, clock, "test-2", method="discord", kind="test")
+    claimed = {item.id: item for item in claim(sessions, clock)}
+    assert record(sessions, clock, claimed[page], Attempt("ok")) == "sent"
+    assert record(sessions, clock, claimed[test], Attempt("ok")) == "sent"
+    record(sessions, clock, claimed[failed_test], Attempt("permanent", "404 Unknown Webhook"))
+    with sessions() as db:
+        verified = {m.name: m.verified for m in db.scalars(select(models.ContactMethod))}
+    assert verified == {"discord": False, "mail": True}

@@ -45,7 +45,11 @@ class ServerProcess:
 
     def advance(self, delta: timedelta) -> datetime:
         self.now += delta
-        self.clock_file.write_text(self.now.isoformat())
+        # Written aside and renamed: the server reads the file at any moment and
+        # must never see it empty or half-written.
+        staged = self.clock_file.with_suffix(".next")
+        staged.write_text(self.now.isoformat())
+        os.replace(staged, self.clock_file)
         return self.now
 
     def log(self) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from tocsin import __version__
-from tocsin.cli import alerting, declarative, local, notify, paging, remote
+from tocsin.cli import alerting, calendars, declarative, local, notify, paging, remote, simulate
 
 app = typer.Typer(
     name="tocsin",
@@ -22,6 +22,8 @@ remote.register(app)
 alerting.register(app)
 paging.register(app)
 notify.register(app)
+simulate.register(app)
+calendars.register(app)
 
 
 @app.command()

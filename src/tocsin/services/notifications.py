@@ -143,6 +143,20 @@ def record(session: Session, now: datetime, notification_id: int, attempt: int, 
     """
     if result.outcome == "ok":
         changed = _finish(session, notification_id, attempt, status="sent", sent_at=now, deadline=None, last_error="")
+        if changed:
+            # A test that reached its destination verifies the contact method (`tocsin notify test`):
+            # escalations page only verified methods, and nothing else verifies one made by `tocsin apply`.
+            tested = (
+                select(models.Notification.contact_method_id)
+                .where(models.Notification.id == notification_id, models.Notification.kind == "test")
+                .scalar_subquery()
+            )
+            session.execute(
+                update(models.ContactMethod)
+                .where(models.ContactMethod.id == tested)
+                .values(verified=True)
+                .execution_options(synchronize_session=False)
+            )
         return "sent" if changed else None
     error = result.error or "delivery failed"
     if result.outcome == "retry" and attempt < MAX_ATTEMPTS:

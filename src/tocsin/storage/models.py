@@ -9,6 +9,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    CheckConstraint,
     ForeignKey,
     Index,
     Integer,
@@ -598,3 +599,30 @@ class AckLink(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class CalendarFeed(Base):
+    """A secret iCal URL for one schedule's shifts or one user's shifts in every schedule.
+
+    Calendar apps cannot send a token header, so the URL is the credential: only its
+    SHA-256 is stored, like API tokens. Revoked feeds are kept for the audit trail."""
+
+    __tablename__ = "calendar_feeds"
+    __table_args__ = (
+        CheckConstraint(
+            "(kind = 'schedule' AND schedule_id IS NOT NULL AND user_id IS NULL)"
+            " OR (kind = 'user' AND user_id IS NOT NULL AND schedule_id IS NULL)",
+            name="target",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[str] = mapped_column(String(10))  # schedule / user
+    schedule_id: Mapped[int | None] = mapped_column(ForeignKey("schedules.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    schedule: Mapped[Schedule | None] = relationship()
+    user: Mapped[User | None] = relationship()
