@@ -5,11 +5,18 @@ from __future__ import annotations
 from tocsin.config import Settings
 from tocsin.engine.deliveries import Deliveries
 from tocsin.engine.escalations import Escalations
+from tocsin.engine.handoffs import Handoffs
 from tocsin.engine.response_targets import ResponseTargets
 from tocsin.engine.runner import Module, SelfManaged
 
 
 def default_modules(settings: Settings) -> list[Module | SelfManaged]:
     # Targets first: a missed acknowledge target moves the next level up, and the
-    # escalations module pages it in the same cycle; deliveries then send those pages.
-    return [ResponseTargets(), Escalations(settings.public_url), Deliveries.from_settings(settings)]
+    # escalations module pages it in the same cycle; deliveries then send those pages
+    # and the hand-off notices written just before them.
+    return [
+        ResponseTargets(),
+        Escalations(settings.public_url),
+        Handoffs(settings.public_url),
+        Deliveries.from_settings(settings),
+    ]
