@@ -3,24 +3,21 @@
 from __future__ import annotations
 
 import json
-import logging
 import random
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import structlog
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from tests.cli.test_paging import InProcess
 from tests.cli.test_remote import Cli
-from tests.conftest import START, Personas
+from tests.conftest import Personas
 from tests.support.fake_http import Answer, FakeHTTPServer
+from tests.support.inprocess import cli_for, quiet_request_logs
 from tocsin.app import create_app
-from tocsin.cli import notify, remote
-from tocsin.cli.client import Client, Login
+from tocsin.cli import notify
 from tocsin.clock import FrozenClock
 from tocsin.config import Settings
 from tocsin.engine.deliveries import Deliveries
@@ -37,11 +34,9 @@ def api(settings: Settings, clock: FrozenClock, sessions: sessionmaker[Session])
 
 
 @pytest.fixture(autouse=True)
-def quiet_request_logs() -> Iterator[None]:
-    before = structlog.get_config()
-    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
-    yield
-    structlog.configure(**before)
+def quiet_logs() -> Iterator[None]:
+    with quiet_request_logs():
+        yield
 
 
 @pytest.fixture
@@ -53,16 +48,10 @@ def cli(
     sessions: sessionmaker[Session],
     clock: FrozenClock,
 ) -> Cli:
-    def connect(login: Login) -> Client:
-        return Client(login, transport=InProcess(api))
-
     module = Deliveries(rng=random.Random(3), timeout=5.0)
-    monkeypatch.setattr(remote, "Client", connect)
     # Instead of waiting, the engine delivers what is due.
     monkeypatch.setattr(notify, "_sleep", lambda _seconds: module.run_with(sessions, clock))
-    clock_file = tmp_path / "clock"
-    clock_file.write_text(START.isoformat())
-    return Cli("http://tocsin.test", personas.bob.token, tmp_path / "config", clock_file)
+    return cli_for(api, personas.bob.token, tmp_path, monkeypatch)
 
 
 @pytest.fixture

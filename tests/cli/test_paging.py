@@ -6,40 +6,22 @@ HTTP to the same routes a server has.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
-import structlog
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.api.test_paging import ROTATION
 from tests.cli.test_remote import Cli
-from tests.conftest import START, Personas
+from tests.conftest import Personas
+from tests.support.inprocess import cli_for, quiet_request_logs
 from tocsin.app import create_app
-from tocsin.cli import remote
-from tocsin.cli.client import Client, Login
 from tocsin.clock import FrozenClock
 from tocsin.config import Settings
 
 ALICE, BOB = "alice@example.com", "bob@example.com"
-
-
-class InProcess(httpx.BaseTransport):
-    """Hands each request to the app through its TestClient."""
-
-    def __init__(self, app: TestClient) -> None:
-        self.app = app
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        headers = {k: v for k, v in request.headers.items() if k.lower() != "host"}
-        answer = self.app.request(
-            request.method, request.url.raw_path.decode("ascii"), headers=headers, content=request.read()
-        )
-        return httpx.Response(answer.status_code, headers=answer.headers, content=answer.content)
 
 
 @pytest.fixture
@@ -49,23 +31,14 @@ def api(settings: Settings, clock: FrozenClock, sessions: sessionmaker[Session])
 
 
 @pytest.fixture(autouse=True)
-def quiet_request_logs() -> Iterator[None]:
-    # The in-process app logs each request to stdout, which CliRunner captures with the command's output.
-    before = structlog.get_config()
-    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
-    yield
-    structlog.configure(**before)
+def quiet_logs() -> Iterator[None]:
+    with quiet_request_logs():
+        yield
 
 
 @pytest.fixture
 def cli(api: TestClient, personas: Personas, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Cli:
-    def connect(login: Login) -> Client:
-        return Client(login, transport=InProcess(api))
-
-    monkeypatch.setattr(remote, "Client", connect)
-    clock_file = tmp_path / "clock"
-    clock_file.write_text(START.isoformat())
-    return Cli("http://tocsin.test", personas.bob.token, tmp_path / "config", clock_file)
+    return cli_for(api, personas.bob.token, tmp_path, monkeypatch)
 
 
 @pytest.fixture

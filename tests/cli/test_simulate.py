@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-import structlog
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
-from tests.cli.test_paging import InProcess
 from tests.cli.test_remote import Cli
-from tests.conftest import START, Personas
+from tests.conftest import Personas
 from tests.services.test_simulate import counts, seed
+from tests.support.inprocess import cli_for, quiet_request_logs
 from tocsin.app import create_app
-from tocsin.cli import remote
-from tocsin.cli.client import Client, Login
 from tocsin.cli.simulate import parse_at
 from tocsin.clock import FrozenClock
 from tocsin.config import Settings
@@ -33,24 +29,15 @@ def api(settings: Settings, clock: FrozenClock, sessions: sessionmaker[Session])
 
 
 @pytest.fixture(autouse=True)
-def quiet_request_logs() -> Iterator[None]:
-    # The in-process app logs each request to stdout, which CliRunner captures with the command's output.
-    before = structlog.get_config()
-    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
-    yield
-    structlog.configure(**before)
+def quiet_logs() -> Iterator[None]:
+    with quiet_request_logs():
+        yield
 
 
 @pytest.fixture
 def cli(api: TestClient, personas: Personas, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Cli:
-    def connect(login: Login) -> Client:
-        return Client(login, transport=InProcess(api))
-
-    monkeypatch.setattr(remote, "Client", connect)
-    clock_file = tmp_path / "clock"
-    clock_file.write_text(START.isoformat())
     # Charlie only reads: asking "what if" changes nothing, so a read token is enough.
-    return Cli("http://tocsin.test", personas.charlie.token, tmp_path / "config", clock_file)
+    return cli_for(api, personas.charlie.token, tmp_path, monkeypatch)
 
 
 @pytest.fixture
