@@ -179,6 +179,8 @@ def create_app(
     settings: Settings, clock: Clock, sessions: sessionmaker[Session], runner: Runner | None = None
 ) -> Tocsin:
     writer = IngestWriter(sessions, clock)
+    if runner is not None:
+        writer.on_opened = runner.wake
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

@@ -240,3 +240,31 @@ def test_a_window_or_rule_made_through_the_api_applies_to_the_very_next_alert(
     rule = {"matchers": ['env="staging"'], "drop": True}
     assert client.post("/api/v1/services/api/rules", json=rule, headers=bob).status_code == 201
     assert send("third", env="staging")["result"] == "dropped"
+
+
+def test_a_commit_that_opened_an_incident_wakes_the_engine(
+    sessions: sessionmaker[Session], personas: Personas, clock: FrozenClock
+) -> None:
+    """The first page for an alert goes out at once, not at the engine's next interval."""
+    with sessions() as db:
+        created = integrations.create(db, Actor.system(), clock.now(), service_key="api", kind="native")
+        db.commit()
+        ref = integrations.find_by_key(db, created.key)
+    assert ref is not None
+    woken: list[int] = []
+    writer = IngestWriter(sessions, clock)
+    writer.on_opened = lambda: woken.append(1)
+
+    async def send(*keys: str) -> list[Any]:
+        writer.start()
+        try:
+            return await writer.submit(ref, [trigger(key) for key in keys])
+        finally:
+            writer.stop()
+
+    first = asyncio.run(send("a", "b"))
+    assert [(o.result, o.opened) for o in first] == [(Result.CREATED, True), (Result.CREATED, False)]
+    assert woken == [1]
+    again = asyncio.run(send("a", "c"))  # a repeat and an alert joining the open incident
+    assert [(o.result, o.opened) for o in again] == [(Result.REPEATED, False), (Result.CREATED, False)]
+    assert woken == [1]

@@ -12,7 +12,7 @@ import asyncio
 import queue
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -50,6 +50,9 @@ class IngestWriter:
         self._thread: threading.Thread | None = None
         # Scheme, rules, windows and services, re-read every few seconds rather than per batch.
         self.config = SnapshotCache()
+        # Called after a commit that declared an incident: wakes the engine, so the
+        # first page goes out now rather than at the engine's next interval.
+        self.on_opened: Callable[[], None] | None = None
         # The incident each (service, group) slot joined last; used by the writer thread only.
         self._hints: dict[tuple[int, str], tuple[int, datetime]] = {}
         # The app's lifespan can be entered more than once (a test client and a
@@ -142,6 +145,7 @@ class IngestWriter:
         if len(self._hints) > 10_000:  # one per (service, group key): bounded, not a leak
             self._hints.clear()
         INGEST_BATCHES.inc()
+        self._opened([o for outcomes in results for o in outcomes])
         for work, outcomes in zip(batch, results, strict=True):
             INGEST_SIGNALS.inc(len(work.signals))
             work.done.set_result(outcomes)
@@ -156,7 +160,12 @@ class IngestWriter:
             work.done.set_exception(exc)
             return
         INGEST_SIGNALS.inc(len(work.signals))
+        self._opened(outcomes)
         work.done.set_result(outcomes)
+
+    def _opened(self, outcomes: Sequence[alerts.Outcome]) -> None:
+        if self.on_opened is not None and any(outcome.opened for outcome in outcomes):
+            self.on_opened()
 
 
 class IntegrationCache:

@@ -55,6 +55,9 @@ class Runner:
     holder: str
     lease_for: timedelta = timedelta(seconds=60)
     _stop: threading.Event = field(default_factory=threading.Event)
+    # Set by `wake`: new work is due now (an incident was just declared), so the
+    # loop does not sleep out its interval before paging for it.
+    _wake: threading.Event = field(default_factory=threading.Event)
 
     def cycle(self) -> dict[str, int | None]:
         """Run every module once. Returns work done per module; None for a skipped (busy) module."""
@@ -88,12 +91,19 @@ class Runner:
     def run_forever(self, interval_s: float) -> None:
         log.info("engine started", holder=self.holder, modules=[m.name for m in self.modules])
         while not self._stop.is_set():
+            self._wake.clear()
             try:
                 self.cycle()
             except Exception:  # a database outage must not kill the engine thread
                 log.exception("engine cycle failed")
-            self._stop.wait(interval_s)
+            self._wake.wait(interval_s)
         log.info("engine stopped", holder=self.holder)
+
+    def wake(self) -> None:
+        """Run the next cycle now rather than after the interval; safe from any thread.
+        A wake during a cycle runs one more cycle right after it."""
+        self._wake.set()
 
     def stop(self) -> None:
         self._stop.set()
+        self._wake.set()

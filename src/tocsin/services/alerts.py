@@ -58,6 +58,7 @@ class Outcome:
     alert_id: int | None = None
     incident: str | None = None  # human id
     held_by: str | None = None  # maintenance window, or "low urgency"
+    opened: bool = False  # this alert declared its incident (the engine is woken to page for it)
 
 
 @dataclass
@@ -74,6 +75,7 @@ class _Firing:
     labels: dict[str, str]
     suppressed_by: str | None
     severity: str | None = None
+    opened: bool = False  # declared its incident
     row: dict[str, Any] | None = None
     # Repeats seen in this batch and not yet written, with changed fields if any.
     repeats: int = 0
@@ -157,8 +159,9 @@ class _Pending:
     alert: _Firing
 
     def outcome(self) -> Outcome:
+        opened = self.alert.opened and self.result == Result.CREATED
         return Outcome(
-            self.dedup_key, self.result, self.alert.id, self.alert.incident_human_id, self.alert.suppressed_by
+            self.dedup_key, self.result, self.alert.id, self.alert.incident_human_id, self.alert.suppressed_by, opened
         )
 
 
@@ -203,8 +206,10 @@ def _trigger(session: Session, context: _Context, integration: IntegrationRef, s
     held_by = window.name if window else ("low urgency" if routed.urgency == Urgency.LOW else None)
     grouping = group_key(signal.labels, integration.group_by)
     summary = signal.summary
-    incident = (
-        None if held_by else _join(session, context, integration, service, grouping, summary or signal.dedup_key, level)
+    incident, opened = (
+        (None, False)
+        if held_by
+        else _join(session, context, integration, service, grouping, summary or signal.dedup_key, level)
     )
     alert = _Firing(
         integration_id=integration.id,
@@ -216,6 +221,7 @@ def _trigger(session: Session, context: _Context, integration: IntegrationRef, s
         labels=signal.labels,
         suppressed_by=held_by,
         severity=level,
+        opened=opened,
         row={
             "integration_id": integration.id,
             "service_id": service.id,
@@ -278,10 +284,12 @@ def _join(
     grouping: str,
     title: str,
     level: str,
-) -> models.Incident:
-    """The incident a new alert joins: by group key, then by the grouping window, else a new one."""
+) -> tuple[models.Incident, bool]:
+    """The incident a new alert joins: by group key, then by the grouping window, else a
+    new one; and whether it was declared for this alert."""
     by_group = (service.id, grouping) if grouping else None
     by_window = (service.id, "") if integration.group_window.total_seconds() > 0 else None
+    declared = False
     for slot in (by_group, by_window):
         cached = context.joined.get(slot) if slot is not None else None
         # Earlier in this batch the incident may have been resolved (all its alerts cleared).
@@ -289,14 +297,15 @@ def _join(
             incident = cached
             break
     else:
-        incident = _hinted(session, context, integration, by_group, by_window) or _find_or_declare(
-            session, context, integration, service, grouping, title, level
-        )
+        found = _hinted(session, context, integration, by_group, by_window)
+        if found is None:
+            found, declared = _find_or_declare(session, context, integration, service, grouping, title, level)
+        incident = found
     for slot in (by_group, by_window):
         if slot is not None:
             context.joined[slot] = incident
             context.hints[slot] = (incident.id, context.now)
-    return incident
+    return incident, declared
 
 
 def _hinted(
@@ -328,7 +337,7 @@ def _find_or_declare(
     grouping: str,
     title: str,
     level: str,
-) -> models.Incident:
+) -> tuple[models.Incident, bool]:
     incident_id = None
     if grouping:
         incident_id = repo.open_incident_for_group(session, service.id, grouping, _OPEN)
@@ -338,11 +347,12 @@ def _find_or_declare(
     if incident_id is not None:
         found = session.get(models.Incident, incident_id)
         assert found is not None
-        return found
+        return found, False
     # Declaring flushes the incident, so the alerts that join it know its id.
-    return incidents.declare(
+    declared = incidents.declare(
         session, _actor(integration), context.now, title=title[:300], severity=level, services=[service.key]
     )
+    return declared, True
 
 
 # Above this many alerts joining one incident in one batch, the timeline gets one
