@@ -19,6 +19,7 @@ from tocsin.domain.alerts import Action, Signal
 from tocsin.services import integrations
 from tocsin.services.actor import Actor
 from tocsin.services.alerts import Result
+from tocsin.services.integrations import IntegrationRef
 from tocsin.storage.models import Alert, TimelineEntry
 
 
@@ -26,14 +27,22 @@ def trigger(key: str) -> Signal:
     return Signal(action=Action.TRIGGER, dedup_key=key, summary=f"alert {key}", severity="critical")
 
 
+def native(db: Session, clock: FrozenClock, **settings: object) -> IntegrationRef:
+    """A native integration on service api, committed, as the writer sees it."""
+    created = integrations.create(
+        db, Actor.system(), clock.now(), service_key="api", kind="native", settings=settings or None
+    )
+    db.commit()
+    ref = integrations.find_by_key(db, created.key)
+    assert ref is not None
+    return ref
+
+
 def test_a_failing_request_does_not_fail_the_others_in_its_batch(
     sessions: sessionmaker[Session], personas: Personas, clock: FrozenClock
 ) -> None:
     with sessions() as db:
-        created = integrations.create(db, Actor.system(), clock.now(), service_key="api", kind="native")
-        db.commit()
-        good = integrations.find_by_key(db, created.key)
-    assert good is not None
+        good = native(db, clock)
     # An integration that does not exist in the database: its alerts break the foreign key.
     ghost = dataclasses.replace(good, id=999_999)
     writer = IngestWriter(sessions, clock)
@@ -66,10 +75,7 @@ def test_a_storm_in_one_batch_joins_one_incident_with_one_timeline_entry(
     from tocsin.services import alerts
 
     with sessions() as db:
-        created = integrations.create(db, Actor.system(), clock.now(), service_key="api", kind="native")
-        db.commit()
-        ref = integrations.find_by_key(db, created.key)
-        assert ref is not None
+        ref = native(db, clock)
         outcomes = alerts.ingest(db, clock.now(), ref, [trigger(str(n)) for n in range(500)])
         db.commit()
         assert {o.incident for o in outcomes} == {"INC-2026-11-23-001"}
@@ -93,10 +99,7 @@ def test_a_trigger_and_a_resolve_in_one_batch_apply_in_order(
     from tocsin.services import alerts
 
     with sessions() as db:
-        created = integrations.create(db, Actor.system(), clock.now(), service_key="api", kind="native")
-        db.commit()
-        ref = integrations.find_by_key(db, created.key)
-        assert ref is not None
+        ref = native(db, clock)
         resolve = Signal(action=Action.RESOLVE, dedup_key="x")
         signals = [trigger("x"), resolve] if order == "trigger-then-resolve" else [resolve, trigger("x")]
         outcomes = alerts.ingest(db, clock.now(), ref, signals)
@@ -115,12 +118,7 @@ def test_a_trigger_after_its_incident_resolved_in_the_same_batch_opens_a_new_one
     from tocsin.services import alerts
 
     with sessions() as db:
-        created = integrations.create(
-            db, Actor.system(), clock.now(), service_key="api", kind="native", settings={"auto_resolve": "resolve"}
-        )
-        db.commit()
-        ref = integrations.find_by_key(db, created.key)
-        assert ref is not None
+        ref = native(db, clock, auto_resolve="resolve")
         outcomes = alerts.ingest(
             db, clock.now(), ref, [trigger("a"), Signal(action=Action.RESOLVE, dedup_key="a"), trigger("b")]
         )
@@ -138,12 +136,7 @@ def test_the_next_batch_joins_the_incident_the_last_one_did_while_it_qualifies(
 
     hints: dict[tuple[int, str], tuple[int, datetime]] = {}
     with sessions() as db:
-        created = integrations.create(
-            db, Actor.system(), clock.now(), service_key="api", kind="native", settings={"group_window_s": 300}
-        )
-        db.commit()
-        ref = integrations.find_by_key(db, created.key)
-        assert ref is not None
+        ref = native(db, clock, group_window_s=300)
 
         def batch(key: str) -> alerts.Outcome:
             outcome = alerts.ingest_batch(db, clock.now(), [(ref, [trigger(key)])], hints=hints)[0][0]
@@ -171,10 +164,7 @@ def test_a_repeat_answers_with_its_incident(
     from tocsin.services import alerts
 
     with sessions() as db:
-        created = integrations.create(db, Actor.system(), clock.now(), service_key="api", kind="native")
-        db.commit()
-        ref = integrations.find_by_key(db, created.key)
-        assert ref is not None
+        ref = native(db, clock)
         first = alerts.ingest(db, clock.now(), ref, [trigger("a")])
         db.commit()
         # In a later batch, and twice within one batch (the second folds into the first).
@@ -195,10 +185,7 @@ def test_the_configuration_snapshot_is_kept_until_invalidated_or_the_clock_leave
 
     cache = ingest_config.SnapshotCache()
     with sessions() as db:
-        created = integrations.create(db, Actor.system(), clock.now(), service_key="api", kind="native")
-        db.commit()
-        ref = integrations.find_by_key(db, created.key)
-        assert ref is not None
+        ref = native(db, clock)
         before = cache.get(db, clock.now())
         routing.add_rule(db, Actor.system(), clock.now(), service_key="api", matchers=['alertname="Noise"'], drop=True)
         db.commit()
@@ -247,10 +234,7 @@ def test_a_commit_that_opened_an_incident_wakes_the_engine(
 ) -> None:
     """The first page for an alert goes out at once, not at the engine's next interval."""
     with sessions() as db:
-        created = integrations.create(db, Actor.system(), clock.now(), service_key="api", kind="native")
-        db.commit()
-        ref = integrations.find_by_key(db, created.key)
-    assert ref is not None
+        ref = native(db, clock)
     woken: list[int] = []
     writer = IngestWriter(sessions, clock)
     writer.on_opened = lambda: woken.append(1)

@@ -152,7 +152,7 @@ def ingest_batch(
 
 @dataclass
 class _Pending:
-    """An outcome that needs the new alert's id, known once the batch's new alerts are written."""
+    """An outcome read once the batch's new alerts are written, when every alert has its id."""
 
     dedup_key: str
     result: Result
@@ -255,7 +255,7 @@ def _trigger(session: Session, context: _Context, integration: IntegrationRef, s
     return _Pending(signal.dedup_key, Result.CREATED, alert)
 
 
-def _repeat(alert: _Firing, context: _Context, signal: Signal) -> Outcome | _Pending:
+def _repeat(alert: _Firing, context: _Context, signal: Signal) -> _Pending:
     summary = signal.summary if signal.summary and signal.summary != alert.summary else None
     labels = signal.labels if signal.labels and signal.labels != alert.labels else None
     if alert.row is not None:  # new in this batch and not yet written: fold the repeat in
@@ -271,9 +271,8 @@ def _repeat(alert: _Firing, context: _Context, signal: Signal) -> Outcome | _Pen
         context.repeated[id(alert)] = alert
     alert.summary = summary if summary is not None else alert.summary
     alert.labels = labels if labels is not None else alert.labels
-    if alert.id is None:
-        return _Pending(signal.dedup_key, Result.REPEATED, alert)
-    return Outcome(signal.dedup_key, Result.REPEATED, alert.id, alert.incident_human_id, alert.suppressed_by)
+    # Read at the end of the batch: an alert new in this batch gets its id then.
+    return _Pending(signal.dedup_key, Result.REPEATED, alert)
 
 
 def _join(
