@@ -94,6 +94,8 @@ class Service(Base):
     team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id", ondelete="SET NULL"))
     archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     managed: Mapped[bool] = mapped_column(Boolean, default=False)
+    # An emergency service always pages, whatever the severity and anyone's quiet hours.
+    emergency: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # SET NULL only as the database's last word: deleting a policy a service uses is refused first.
     escalation_policy_id: Mapped[int | None] = mapped_column(
@@ -148,6 +150,8 @@ class SeverityLevel(Base):
     resolve_within_s: Mapped[int | None] = mapped_column(Integer)
     update_every_s: Mapped[int | None] = mapped_column(Integer)
     watch_after_fix_s: Mapped[int | None] = mapped_column(Integer)
+    # Pages for an emergency severity ignore quiet hours.
+    emergency: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
 
     scheme: Mapped[SeverityScheme] = relationship(back_populates="levels")
 
@@ -414,6 +418,8 @@ class ContactMethod(Base):
     mention: Mapped[str | None] = mapped_column(String(100))
     verified: Mapped[bool] = mapped_column(Boolean, default=False)
     high_urgency: Mapped[bool] = mapped_column(Boolean, default=False)
+    # For kind "webhook": the key of the X-Tocsin-Signature HMAC. Kept, not hashed (it signs), never shown.
+    signing_secret: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     user: Mapped[User] = relationship()
@@ -555,6 +561,42 @@ class Escalation(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class Channel(Base):
+    """A team destination such as #alerts or #deploys; `address` can be a secret (a webhook URL)."""
+
+    __tablename__ = "channels"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    kind: Mapped[str] = mapped_column(String(20))  # discord / slack / email / webhook / apprise
+    address: Mapped[str] = mapped_column(Text)
+    mention: Mapped[str | None] = mapped_column(String(100))  # e.g. a role to ping on high severities
+    signing_secret: Mapped[str | None] = mapped_column(Text)  # webhook channels: the HMAC key
+    managed: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    routes: Mapped[list[ChannelRoute]] = relationship(
+        back_populates="channel", cascade="all, delete-orphan", order_by="ChannelRoute.position"
+    )
+
+
+class ChannelRoute(Base):
+    """Which events go to a channel: event types for one service (or every service when
+    `service_id` is NULL), optionally only at or above a severity."""
+
+    __tablename__ = "channel_routes"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id", ondelete="CASCADE"), index=True)
+    service_id: Mapped[int | None] = mapped_column(ForeignKey("services.id", ondelete="CASCADE"), index=True)
+    events: Mapped[list[str]] = mapped_column(JSON, default=list)  # e.g. ["incident.*", "deploy.failed"]
+    min_severity: Mapped[str | None] = mapped_column(String(20))  # a severity name; NULL = every severity
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    channel: Mapped[Channel] = relationship(back_populates="routes")
+
+
 class Notification(Base):
     """One message owed to one contact method: pending → sending (until `deadline`)
     → sent | failed, or canceled (an acknowledgement stops every page not yet sent).
@@ -572,6 +614,8 @@ class Notification(Base):
     escalation_id: Mapped[int | None] = mapped_column(ForeignKey("escalations.id", ondelete="SET NULL"))
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     contact_method_id: Mapped[int | None] = mapped_column(ForeignKey("contact_methods.id", ondelete="SET NULL"))
+    # A post to a team channel (#alerts, #deploys …) instead of a person's contact method.
+    channel_id: Mapped[int | None] = mapped_column(ForeignKey("channels.id", ondelete="SET NULL"))
     kind: Mapped[str] = mapped_column(String(20))  # page / test / handoff / update / resolved …
     channel: Mapped[str] = mapped_column(String(20))  # the contact method's kind when the row was made
     step: Mapped[str] = mapped_column(String(50), default="")  # e.g. "round 1, level 2"
