@@ -267,6 +267,16 @@ class EngineLease(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class EngineCursor(Base):
+    """How far an engine module has read an append-only table (e.g. the timeline, for channel posts)."""
+
+    __tablename__ = "engine_cursors"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    position: Mapped[int] = mapped_column(BigInteger, default=0)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class AuditEvent(Base):
     """Who changed what outside an incident (incident changes go to the timeline)."""
 

@@ -32,6 +32,12 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_channels')),
     sa.UniqueConstraint('name', name=op.f('uq_channels_name'))
     )
+    op.create_table('engine_cursors',
+    sa.Column('name', sa.String(length=100), nullable=False),
+    sa.Column('position', sa.BigInteger(), nullable=False),
+    sa.Column('updated_at', tocsin.storage.types.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('name', name=op.f('pk_engine_cursors'))
+    )
     op.create_table('channel_routes',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('channel_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -85,4 +91,5 @@ def downgrade() -> None:
 
     op.drop_table('channel_routes')
     op.drop_table('channels')
+    op.drop_table('engine_cursors')
     # ### end Alembic commands ###
