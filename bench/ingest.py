@@ -146,6 +146,8 @@ def run_tocsin(
         "TOCSIN_INGEST_RATE": "1000000",
         "TOCSIN_INGEST_BURST": "1000000",
         "TOCSIN_WORKERS": str(workers),
+        # The engine at its default interval, as in production (tests run it every 0.1 s).
+        "TOCSIN_ENGINE_INTERVAL": "5",
     }
     server = spawn(url, workdir, clock, START, name=name, env_extra=env)
     results: dict[str, Load | int] = {}
@@ -172,6 +174,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--pg-workers", type=int, default=2, help="tocsin serve processes on PostgreSQL")
+    parser.add_argument(
+        "--sqlite-workers",
+        default="1,2",
+        help="comma-separated HTTP worker counts to run on SQLite (2 or more adds the writer process)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
@@ -184,11 +191,14 @@ def main() -> None:
         finally:
             process.terminate()
             process.wait()
-        runs = {
-            "sqlite": run_tocsin("sqlite", f"sqlite:///{workdir}/bench.db", workdir, args.seconds, args.connections)
-        }
+        runs = {}
+        for count in (int(n) for n in args.sqlite_workers.split(",")):
+            name = f"sqlite-{count}w"
+            url = f"sqlite:///{workdir}/{name}.db"
+            runs[name] = run_tocsin(name, url, workdir, args.seconds, args.connections, count)
         if pg := os.environ.get("TOCSIN_BENCH_PG_URL"):
-            runs["postgresql"] = run_tocsin("postgresql", pg, workdir, args.seconds, args.connections, args.pg_workers)
+            name = f"postgresql-{args.pg_workers}w"
+            runs[name] = run_tocsin(name, pg, workdir, args.seconds, args.connections, args.pg_workers)
 
     print(f"| target | single alerts/s | p50 ms | p99 ms | batched alerts/s | repeat/s | vs AM single | vs AM batch |")
     print("|---|---|---|---|---|---|---|---|")

@@ -27,16 +27,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import contextlib
 import json
 import os
 import platform
 import shutil
+import sqlite3
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -271,14 +274,9 @@ def open_escalations(url: str, workdir: Path, sink: Sink, name: str, count: int)
             )
         seen = 0
         deadline = due_mono + 180
-        with engine.connect() as connection:
+        with _poller(url) as poll:
             while seen < count and time.monotonic() < deadline:
-                now_seen = int(
-                    connection.execute(
-                        text("SELECT count(*) FROM notifications WHERE step = :step"), {"step": LEVEL2}
-                    ).scalar_one()
-                )
-                connection.rollback()  # a fresh snapshot for the next poll
+                now_seen = poll("SELECT count(*) FROM notifications WHERE step = ?", LEVEL2)
                 at = time.monotonic()
                 lateness += [max(0.0, at - due_mono)] * (now_seen - seen)
                 seen = now_seen
@@ -293,6 +291,26 @@ def open_escalations(url: str, workdir: Path, sink: Sink, name: str, count: int)
         server.stop()
         engine.dispose()
     return {"count": count, "declare_s": declare_s, "made": len(lateness), "lateness": lateness, "early": early}
+
+
+@contextlib.contextmanager
+def _poller(url: str) -> Iterator[Callable[[str, str], int]]:
+    """Counts with a fresh snapshot each time and no lock: on SQLite a plain sqlite3 connection in
+    autocommit mode, because Tocsin's engines begin every transaction IMMEDIATE (reads too), and a
+    poller queueing for the write lock between the engine's batches would see rows late."""
+    if url.startswith("sqlite"):
+        raw = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None, timeout=30)
+        try:
+            yield lambda sql, value: int(raw.execute(sql, (value,)).fetchone()[0])
+        finally:
+            raw.close()
+        return
+    engine = make_engine(url)
+    try:
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            yield lambda sql, value: int(connection.exec_driver_sql(sql.replace("?", "%s"), (value,)).scalar_one())
+    finally:
+        engine.dispose()
 
 
 # ---- 3. pages/s ----------------------------------------------------------------------------------

@@ -17,8 +17,8 @@ class Settings:
     database_url: str = "sqlite:///./tocsin-data/tocsin.db"
     host: str = "127.0.0.1"
     port: int = 8080
-    # Server processes behind one port. More than one needs PostgreSQL: a SQLite
-    # file must have exactly one writing process.
+    # Server processes behind one port. On SQLite, more than one adds a process that
+    # alone commits ingested signals (a SQLite file takes one writer at a time).
     workers: int = 1
     # Ingest and API bodies above this are refused with 413 before they are parsed.
     max_body_bytes: int = 1024 * 1024
@@ -41,6 +41,9 @@ class Settings:
     smtp_user: str | None = None
     smtp_password: str | None = field(default=None, repr=False)
     smtp_security: str = "none"  # none / starttls / tls
+    # Set by `tocsin serve --workers N` on SQLite for its HTTP workers: the Unix socket of
+    # the one process that commits ingested signals (tocsin.api.ingest_process).
+    ingest_socket: str | None = None
 
     def __post_init__(self) -> None:
         base = self.public_url or f"http://{self.host}:{self.port}"
@@ -73,4 +76,5 @@ class Settings:
             smtp_user=env.get("TOCSIN_SMTP_USER") or None,
             smtp_password=env.get("TOCSIN_SMTP_PASSWORD") or None,
             smtp_security=env.get("TOCSIN_SMTP_SECURITY", defaults.smtp_security),
+            ingest_socket=env.get("TOCSIN_INGEST_SOCKET") or None,
         )

@@ -6,7 +6,8 @@
     │   └── InvalidTransition   a status move the state machine refuses
     ├── ValidationFailed    input is well-formed but not acceptable (names the field)
     ├── Unauthenticated     no credentials, or unknown ones
-    └── Forbidden           credentials lack the scope
+    ├── Forbidden           credentials lack the scope
+    └── Unavailable         a part of the server is restarting: nothing was done, retry
 
 Only `tocsin.api.problems` turns these into HTTP status codes.
 """
@@ -45,3 +46,7 @@ class Unauthenticated(TocsinError):
 
 class Forbidden(TocsinError):
     title = "Forbidden"
+
+
+class Unavailable(TocsinError):
+    title = "Service unavailable"

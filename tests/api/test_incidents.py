@@ -1,11 +1,20 @@
 from __future__ import annotations
 
+import threading
+import time
+from dataclasses import replace
 from datetime import timedelta
 
 from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session, sessionmaker
 
 from tests.conftest import Personas
-from tocsin.clock import FrozenClock
+from tests.services.test_escalations import PUBLIC_URL, pages, seed
+from tocsin.app import create_app
+from tocsin.clock import Clock, FrozenClock
+from tocsin.config import Settings
+from tocsin.engine.escalations import Escalations
+from tocsin.engine.runner import Runner
 
 PROBLEM = "application/problem+json"
 
@@ -156,3 +165,33 @@ def test_severity_change_and_edit(client: TestClient, personas: Personas) -> Non
     edited = client.patch(f"/api/v1/incidents/{ref}", json={"services": ["api", "web"], "title": "Pay"}, headers=bob)
     assert edited.json()["services"] == ["api", "web"]
     assert edited.json()["title"] == "Pay"
+
+
+class FirstCycle:
+    """Runs last in the engine's cycle: once it has run, the cycle at start-up is over."""
+
+    name = "first-cycle"
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+
+    def run(self, session: Session, clock: Clock) -> int:
+        self.done.set()
+        return 0
+
+
+def test_an_incident_declared_through_the_api_is_paged_at_once_not_at_the_engines_next_interval(
+    settings: Settings, sessions: sessionmaker[Session], personas: Personas, clock: FrozenClock
+) -> None:
+    seed(sessions, clock)
+    first = FirstCycle()
+    runner = Runner(sessions, clock, [Escalations(PUBLIC_URL), first], holder="test")
+    # An interval longer than the test: after the cycle at start-up, only a wake runs another.
+    app = create_app(replace(settings, engine_interval_s=3600.0), clock, sessions, runner)
+    with TestClient(app) as client:
+        assert first.done.wait(10), "the engine's first cycle ran at start-up"
+        incident = declare(client, personas)
+        deadline = time.monotonic() + 10
+        while not (paged := pages(sessions, int(str(incident["id"])))) and time.monotonic() < deadline:
+            time.sleep(0.02)
+    assert paged == [("bob", "discord", 0, "pending"), ("bob", "email", 2, "pending")]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -11,9 +12,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.conftest import Personas
+from tests.support.fake_http import FakeHTTPServer
 from tocsin.app import create_app
 from tocsin.clock import FrozenClock
 from tocsin.config import Settings
+from tocsin.engine.deliveries import Deliveries
+from tocsin.engine.runner import Runner
 
 PROBLEM = "application/problem+json"
 ALICE, BOB, CHARLIE = "alice@example.com", "bob@example.com", "charlie@example.com"
@@ -269,3 +273,68 @@ def test_readiness_names_who_is_on_call_and_cannot_be_woken(api: TestClient, per
             "schedules": ["primary"],
         }
     ]
+
+
+SIGNING_SECRET = "whsec-correct-horse-battery-staple"
+
+
+def test_a_signing_secret_is_written_never_read(api: TestClient, personas: Personas) -> None:
+    method = {
+        "name": "hook",
+        "kind": "webhook",
+        "address": "https://hooks.example.com/tocsin",
+        "signing_secret": SIGNING_SECRET,
+    }
+    created = ok(api.post(f"/api/v1/users/{BOB}/contact-methods", json=method, headers=personas.bob.headers), 201)
+    assert created["signed"] is True
+    # Not even an admin, who sees addresses in full, reads the secret back.
+    listed = api.get(f"/api/v1/users/{BOB}/contact-methods", headers=personas.alice.headers)
+    assert ok(listed)[0]["signed"] is True
+    assert "horse" not in listed.text
+
+    path = f"/api/v1/users/{BOB}/contact-methods/hook/signing-secret"
+    cleared = ok(api.put(path, json={"signing_secret": None}, headers=personas.bob.headers))
+    assert cleared["signed"] is False
+    rotated = ok(api.put(path, json={"signing_secret": "whsec-rotated-0123456789"}, headers=personas.bob.headers))
+    assert rotated["signed"] is True
+    assert "rotated" not in str(rotated)
+
+    short = api.put(path, json={"signing_secret": "short"}, headers=personas.bob.headers)
+    assert (short.status_code, short.json()["field"]) == (422, "signing_secret")
+    discord = {"name": "discord", "kind": "discord", "address": HOOK, "signing_secret": SIGNING_SECRET}
+    refused = api.post(f"/api/v1/users/{BOB}/contact-methods", json=discord, headers=personas.bob.headers)
+    assert (refused.status_code, refused.json()["field"]) == (422, "signing_secret")
+    assert "horse" not in refused.text
+
+
+def test_a_contact_method_is_verified_with_the_code_it_received(
+    api: TestClient, personas: Personas, sessions: sessionmaker[Session], clock: FrozenClock
+) -> None:
+    with FakeHTTPServer() as receiver:
+        method = {"name": "hook", "kind": "webhook", "address": f"{receiver.url}/tocsin"}
+        ok(api.post(f"/api/v1/users/{BOB}/contact-methods", json=method, headers=personas.bob.headers), 201)
+        verify = f"/api/v1/users/{BOB}/contact-methods/hook/verify"
+        sent = ok(api.post(verify, headers=personas.bob.headers), 202)
+        assert (sent["contact_method"], sent["status"]) == ("hook", "pending")
+        assert sent["expires_at"] == (clock.now() + timedelta(minutes=15)).isoformat().replace("+00:00", "Z")
+        # The engine delivers the code like any notification.
+        Runner(sessions, clock, [Deliveries(rng=random.Random(1), timeout=5.0)], holder="test").cycle()
+        [request] = receiver.requests
+    body = request.json()
+    assert body["kind"] == "verify"
+    code = {field["name"]: field["value"] for field in body["fields"]}["Code"]
+    [delivered] = ok(
+        api.get("/api/v1/notifications", params={"ids": sent["notification"]}, headers=personas.bob.headers)
+    )
+    assert delivered["status"] == "sent"
+
+    wrong = f"{(int(code) + 1) % 1_000_000:06d}"
+    refused = api.post(f"{verify}/confirm", json={"code": wrong}, headers=personas.bob.headers)
+    assert refused.status_code == 422
+    assert refused.headers["content-type"] == PROBLEM
+    assert (refused.json()["field"], refused.json()["detail"]) == ("code", "wrong code; 4 tries left")
+    confirmed = ok(api.post(f"{verify}/confirm", json={"code": code}, headers=personas.bob.headers))
+    assert confirmed["verified"] is True
+    nothing_waiting = api.post(f"{verify}/confirm", json={"code": code}, headers=personas.bob.headers)
+    assert nothing_waiting.status_code == 409
+    assert api.post(verify, headers=personas.charlie.headers).status_code == 403

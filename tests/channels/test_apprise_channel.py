@@ -57,3 +57,9 @@ def test_a_url_no_apprise_service_accepts_fails_at_once() -> None:
 
 def test_an_empty_message_still_has_a_body() -> None:
     assert apprise_channel.body(page(text="", fields=(), url=None, ack_url=None)) == page().headline
+
+
+def test_every_kind_of_message_has_an_apprise_type(fake_http: FakeHTTPServer) -> None:
+    for kind in MessageKind:
+        assert apprise_channel.send(json_url(fake_http), page(kind=kind)).delivered
+    assert [r.json()["type"] for r in fake_http.requests][-2:] == ["info", "warning"]  # verify, post

@@ -42,6 +42,12 @@ def test_without_a_mention_nobody_is_pinged_not_even_by_everyone_in_the_text() -
     assert body["allowed_mentions"] == {"parse": []}
 
 
+def test_a_team_channels_role_is_pinged_as_a_role_and_nothing_else() -> None:
+    body = discord.payload(page(mention="&1081234567890123456", text="@everyone look"))
+    assert body["content"] == "<@&1081234567890123456> [P1] INC-2026-11-23-001 Checkout is down"
+    assert body["allowed_mentions"] == {"parse": [], "roles": ["1081234567890123456"]}
+
+
 @pytest.mark.parametrize(
     ("changes", "colour"),
     [

@@ -20,6 +20,8 @@ from tocsin.channels.message import MessageKind
             {"severity": None, "incident": None, "kind": MessageKind.TEST, "title": "Hello\n  there"},
             "Test: Hello there",
         ),
+        ({"severity": None, "incident": None, "kind": "verify", "title": "Your code"}, "Verification: Your code"),
+        ({"kind": MessageKind.POST}, "[P1] INC-2026-11-23-001 Checkout is down"),
     ],
 )
 def test_the_headline(changes: dict[str, object], headline: str) -> None:
@@ -44,6 +46,9 @@ def test_fields_keep_their_order_and_become_a_tuple() -> None:
         ({"ack_url": "/ack/relative"}, "ack_url"),
         ({"ack_url": "https://x.example/a b"}, "ack_url"),
         ({"mention": "> @everyone"}, "mention"),
+        ({"mention": "&&1081234567890123456"}, "mention"),
+        ({"mention": "&"}, "mention"),
+        ({"mention": "<@&1081234567890123456>"}, "mention"),
         ({"severity_rank": -1}, "severity_rank"),
         ({"at": datetime(2026, 11, 23, 9, 0)}, "at"),
         ({"kind": "carrier-pigeon"}, "kind"),
@@ -52,3 +57,9 @@ def test_fields_keep_their_order_and_become_a_tuple() -> None:
 def test_a_message_refuses_what_channels_cannot_render_safely(changes: dict[str, object], field: str) -> None:
     with pytest.raises(ValueError, match=field):
         page(**changes)
+
+
+def test_a_mention_names_a_person_or_with_an_ampersand_a_group() -> None:
+    assert page(mention="80351110224678912").role_mention is None
+    assert page(mention="&1081234567890123456").role_mention == "1081234567890123456"
+    assert page(mention=None).role_mention is None

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, ClassVar
 
 import httpx
 import pytest
@@ -82,6 +85,47 @@ def test_a_shared_client_is_used_and_left_open(fake_http: FakeHTTPServer) -> Non
     assert first.delivered
     assert second.delivered
     assert len(fake_http.requests) == 2
+
+
+class _KeepAlive(BaseHTTPRequestHandler):
+    """Answers 204 over HTTP/1.1, keeping the connection open; notes the client's port."""
+
+    protocol_version = "HTTP/1.1"
+    peers: ClassVar[list[int]] = []
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.peers.append(self.client_address[1])
+        self.send_response(204)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def test_the_pool_keeps_one_client_per_kind_and_its_connections_open() -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _KeepAlive)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/hook"
+    clients = posting.Clients(connections=2)
+    try:
+        assert clients.get("webhook") is clients.get("webhook")
+        assert clients.get("webhook") is not clients.get("slack")
+        for _ in range(3):
+            assert posting.post(url, b"{}", client=clients.get("webhook"), timeout=5).delivered
+        # Three posts, one TCP connection: no handshake after the first.
+        assert len(_KeepAlive.peers) == 3
+        assert len(set(_KeepAlive.peers)) == 1
+        closed = clients.get("webhook")
+        clients.close()
+        assert closed.is_closed
+        assert not clients.get("webhook").is_closed  # a closed pool opens a new client when asked
+    finally:
+        clients.close()
+        server.shutdown()
+        server.server_close()
 
 
 @pytest.mark.parametrize(

@@ -103,3 +103,9 @@ def test_a_rate_limit_is_retried_after_what_slack_asked(slack_server: FakeHTTPSe
 def test_a_slack_outage_is_retried(slack_server: FakeHTTPServer) -> None:
     slack_server.respond(500, "internal_error")
     assert slack.send(slack_url(slack_server), page()).outcome is Outcome.RETRY
+
+
+def test_a_team_channels_user_group_is_mentioned_as_a_subteam() -> None:
+    body = slack.payload(page(mention="&S0614TZR7"))
+    assert body["text"] == "<!subteam^S0614TZR7> [P1] INC-2026-11-23-001 Checkout is down"
+    assert body["blocks"][1]["text"]["text"].startswith("<!subteam^S0614TZR7>\n")

@@ -15,28 +15,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from tests.cli.test_remote import Cli
 from tests.conftest import Personas
 from tests.support.fake_http import Answer, FakeHTTPServer
-from tests.support.inprocess import cli_for, quiet_request_logs
-from tocsin.app import create_app
+from tests.support.inprocess import cli_for
 from tocsin.cli import notify
 from tocsin.clock import FrozenClock
-from tocsin.config import Settings
 from tocsin.engine.deliveries import Deliveries
 from tocsin.storage import models
 
 BOB = "bob@example.com"
-
-
-@pytest.fixture
-def api(settings: Settings, clock: FrozenClock, sessions: sessionmaker[Session]) -> Iterator[TestClient]:
-    app = create_app(settings, clock, sessions)
-    with TestClient(app) as test_client:
-        yield test_client
-
-
-@pytest.fixture(autouse=True)
-def quiet_logs() -> Iterator[None]:
-    with quiet_request_logs():
-        yield
 
 
 @pytest.fixture

@@ -6,34 +6,17 @@ HTTP to the same routes a server has.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy.orm import Session, sessionmaker
 
 from tests.api.test_paging import ROTATION
 from tests.cli.test_remote import Cli
 from tests.conftest import Personas
-from tests.support.inprocess import cli_for, quiet_request_logs
-from tocsin.app import create_app
-from tocsin.clock import FrozenClock
-from tocsin.config import Settings
+from tests.support.inprocess import cli_for
 
 ALICE, BOB = "alice@example.com", "bob@example.com"
-
-
-@pytest.fixture
-def api(settings: Settings, clock: FrozenClock, sessions: sessionmaker[Session]) -> Iterator[TestClient]:
-    with TestClient(create_app(settings, clock, sessions)) as test_client:
-        yield test_client
-
-
-@pytest.fixture(autouse=True)
-def quiet_logs() -> Iterator[None]:
-    with quiet_request_logs():
-        yield
 
 
 @pytest.fixture

@@ -302,3 +302,29 @@ def test_it_edits_an_incident_and_creates_a_team(cli: Cli, personas: Personas) -
     assert (team["key"], team["members"]) == ("payments", [personas.bob.email])
     refused = cli("team", "create", "ops", exit_code=1)
     assert "admin scope" in refused.output
+
+
+def test_services_and_severity_levels_show_whether_they_page_through_quiet_hours(cli: Cli) -> None:
+    made = cli.json("service", "create", "payments", "--emergency")
+    assert made["emergency"] is True
+    assert cli.json("service", "edit", "payments", "--no-emergency")["emergency"] is False
+    assert cli.json("service", "edit", "api", "--emergency")["emergency"] is True
+    assert cells(cli("service", "list").stdout, "Emergency") == {"api": "yes", "payments": "no", "web": "no"}
+    assert "nothing to change" in cli("service", "edit", "api", exit_code=2).output
+
+    levels = cells(cli("severity", "list").stdout, "Emergency")
+    assert [level for level, emergency in levels.items() if emergency == "yes"] == ["P0", "SEV1"]
+    assert levels["P1"] == "no"
+
+
+def cells(table: str, column: str) -> dict[str, str]:
+    """First cell of each row → the cell under `column`, for every table printed."""
+    found: dict[str, str] = {}
+    index = None
+    for line in table.splitlines():
+        parts = [part.strip() for part in line.replace("┃", "│").split("│")]
+        if column in parts:
+            index = parts.index(column)
+        elif index is not None and len(parts) > index:
+            found[parts[0]] = parts[index]
+    return found

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -13,25 +12,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from tests.cli.test_remote import Cli
 from tests.conftest import Personas
 from tests.services.test_simulate import counts, seed
-from tests.support.inprocess import cli_for, quiet_request_logs
-from tocsin.app import create_app
+from tests.support.inprocess import cli_for
 from tocsin.cli.simulate import parse_at
 from tocsin.clock import FrozenClock
-from tocsin.config import Settings
 
 DST_NIGHT = "2027-03-28 01:30 Europe/Berlin"
-
-
-@pytest.fixture
-def api(settings: Settings, clock: FrozenClock, sessions: sessionmaker[Session]) -> Iterator[TestClient]:
-    with TestClient(create_app(settings, clock, sessions)) as test_client:
-        yield test_client
-
-
-@pytest.fixture(autouse=True)
-def quiet_logs() -> Iterator[None]:
-    with quiet_request_logs():
-        yield
 
 
 @pytest.fixture

@@ -1,12 +1,15 @@
-"""`tocsin serve` with several worker processes: PostgreSQL only, one first start, clean stop."""
+"""`tocsin serve` with several worker processes: on PostgreSQL each commits its own
+signals; on SQLite one writer process commits for all. One first start, clean stop."""
 
 from __future__ import annotations
 
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -32,6 +35,18 @@ def workers_of(pid: int) -> list[int]:
     return [child for child in children if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes()]
 
 
+def writer_of(pid: int) -> int | None:
+    """The ingest writer process `tocsin serve` starts beside SQLite workers (again by
+    a watching thread, whose children /proc lists under that thread)."""
+    children = [
+        int(child)
+        for task in Path(f"/proc/{pid}/task").iterdir()
+        for child in (task / "children").read_text(encoding="ascii").split()
+    ]
+    found = [child for child in children if b"ingest-writer" in Path(f"/proc/{child}/cmdline").read_bytes()]
+    return found[0] if found else None
+
+
 def gone(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -49,13 +64,15 @@ def native_integration(sessions: sessionmaker[Session]) -> str:
         return created.key
 
 
-@pytest.mark.parametrize("backend", ["postgresql"])
-def test_two_workers_on_postgresql_store_concurrent_events_exactly_once(
-    db_url: str, sessions: sessionmaker[Session], tmp_path: Path
+def test_two_workers_store_concurrent_events_exactly_once(
+    backend: str, db_url: str, sessions: sessionmaker[Session], tmp_path: Path
 ) -> None:
     with start_server(db_url, tmp_path, START, env_extra={"TOCSIN_WORKERS": "2"}) as server:
         workers = workers_of(server.process.pid)
         assert len(workers) == 2
+        writer = writer_of(server.process.pid)
+        # SQLite: a third process commits for both workers; PostgreSQL: each commits its own.
+        assert (writer is not None) == (backend == "sqlite")
         key = native_integration(sessions)
         url = f"{server.url}/api/v1/events/{key}"
 
@@ -80,8 +97,10 @@ def test_two_workers_on_postgresql_store_concurrent_events_exactly_once(
 
         assert server.stop() == 0
         assert all(gone(worker) for worker in workers)
+        assert writer is None or gone(writer)
 
-    # The first start ran once, in the supervisor; every worker logged JSON and stopped its engine.
+    # The first start ran once, in the supervisor; every worker logged JSON, and every
+    # engine (one per worker on PostgreSQL, the writer process's on SQLite) stopped.
     log = server.log()
     [token] = set(TOKEN.findall(log))
     records = [json.loads(line) for line in log.split(f"export TOCSIN_TOKEN={token}", 1)[1].splitlines() if line]
@@ -89,8 +108,11 @@ def test_two_workers_on_postgresql_store_concurrent_events_exactly_once(
     assert sum(event.startswith("Started server process") for event in events) == 2
     assert sum(event.startswith("Finished server process") for event in events) == 2
     holders = {record["holder"] for record in records if record["event"] == "engine stopped"}
-    assert len(holders) == 2
-    assert all(holder.startswith("server/") for holder in holders)
+    if backend == "postgresql":
+        assert len(holders) == 2
+        assert all(holder.startswith("server/") for holder in holders)
+    else:
+        assert holders == {"server"}
     assert key not in log
 
 
@@ -106,15 +128,66 @@ def serve(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.mark.parametrize("backend", ["sqlite"])
-def test_several_workers_on_sqlite_are_refused_at_start(db_url: str) -> None:
-    by_env = serve({"TOCSIN_DATABASE_URL": db_url, "TOCSIN_WORKERS": "2"})
-    assert by_env.returncode == 1
-    assert "TOCSIN_WORKERS=2" in by_env.stderr
-    assert "needs PostgreSQL" in by_env.stderr
-    by_flag = serve({"TOCSIN_DATABASE_URL": db_url}, "--workers", "3")
-    assert by_flag.returncode == 1
-    assert "TOCSIN_WORKERS=3" in by_flag.stderr
-    assert "Uvicorn running" not in by_env.stderr + by_flag.stderr
+def test_a_killed_sqlite_writer_process_is_restarted_and_nothing_is_doubled(
+    db_url: str, sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    with start_server(db_url, tmp_path, START, env_extra={"TOCSIN_WORKERS": "2"}) as server:
+        key = native_integration(sessions)
+        url = f"{server.url}/api/v1/events/{key}"
+        first = writer_of(server.process.pid)
+        assert first is not None
+        with httpx.Client(timeout=30) as client:
+            assert client.post(url, json={"action": "trigger", "dedup_key": "a", "summary": "a"}).status_code == 202
+            os.kill(first, signal.SIGKILL)
+            answers = []
+            # Until the supervisor has started it again, the workers say so: 503 with
+            # Retry-After, nothing stored. Polling a process restart, not the clock.
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                answer = client.post(url, json={"action": "trigger", "dedup_key": "b", "summary": "b"})
+                answers.append(answer.status_code)
+                if answer.status_code == 202:
+                    break
+                assert answer.status_code == 503
+                assert answer.headers["retry-after"] == "1"
+                assert answer.headers["content-type"] == "application/problem+json"
+                time.sleep(0.05)
+            assert answers[-1] == 202
+            again = client.post(url, json={"action": "trigger", "dedup_key": "a", "summary": "a"})
+            assert again.json()["result"] == "repeated"
+        second = writer_of(server.process.pid)
+        assert second is not None
+        assert second != first
+        with sessions() as db:
+            assert dict(db.execute(select(Alert.dedup_key, Alert.count)).all()) == {"a": 2, "b": 1}
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_a_rule_made_through_a_sqlite_worker_reaches_the_writer_process_at_once(
+    db_url: str, sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    with start_server(db_url, tmp_path, START, env_extra={"TOCSIN_WORKERS": "2"}) as server:
+        key = native_integration(sessions)
+        token = TOKEN.findall(server.log())[0]
+        url = f"{server.url}/api/v1/events/{key}"
+        with httpx.Client(timeout=30, headers={"Authorization": f"Bearer {token}"}) as client:
+            kept = client.post(
+                url, json={"action": "trigger", "dedup_key": "before", "summary": "b", "labels": {"env": "dev"}}
+            )
+            assert kept.json()["result"] == "created"
+            # The writer process read the configuration for that alert; the rule is made
+            # in a worker, and must apply to the very next alert (not after a cache expires).
+            rule = client.post(
+                f"{server.url}/api/v1/services/api/rules", json={"matchers": ['env="dev"'], "drop": True}
+            )
+            assert rule.status_code == 201, rule.text
+            # One keep-alive connection: the rule and the alert go through the same worker,
+            # whose message to drop the snapshot reaches the writer before the alert does.
+            dropped = client.post(
+                url, json={"action": "trigger", "dedup_key": "after", "summary": "a", "labels": {"env": "dev"}}
+            )
+            assert dropped.status_code == 202
+            assert dropped.json()["result"] == "dropped"
 
 
 def test_a_worker_count_below_one_is_refused(tmp_path: Path) -> None:

@@ -183,6 +183,19 @@ def test_a_contact_method_needs_an_address_or_its_variable() -> None:
     ]
 
 
+def test_only_a_webhook_method_names_a_signing_secret() -> None:
+    hook = "      - {name: hook, kind: webhook, address_env: DANA_HOOK, signing_secret_env: DANA_HOOK_SECRET}\n"
+    [user] = (
+        config(CONTACTS.replace("    notification_rules:\n", hook + "    notification_rules:\n")).document.users or []
+    )
+    assert [m.signing_secret_env for m in user.contact_methods or []] == [None, None, "DANA_HOOK_SECRET"]
+    text = CONTACTS.replace("address_env: DANA_DISCORD", "address_env: DANA_DISCORD, signing_secret_env: DANA_SECRET")
+    assert errors(text) == [
+        "tocsin.yaml:4: users[0].contact_methods[0].signing_secret_env: "
+        "only webhook contact methods sign their messages, not discord"
+    ]
+
+
 def test_quiet_hours_that_never_end_are_refused() -> None:
     assert errors(CONTACTS.replace('end: "07:00"', 'end: "22:00"')) == [
         "tocsin.yaml:9: users[0].quiet_hours.end: must differ from start (22:00)"

@@ -105,7 +105,7 @@ def test_an_unknown_section_is_named_with_the_sections_there_are() -> None:
     ) == [
         "tocsin.yaml:2: widgets: unknown section 'widgets'; "
         "expected one of severities, roles, teams, users, services, integrations, routes, maintenance_windows, "
-        "schedules, escalation_policies"
+        "schedules, escalation_policies, channels"
     ]
 
 
@@ -189,6 +189,26 @@ def test_a_scheme_needs_at_least_one_level() -> None:
         """
     )
     assert message.startswith("tocsin.yaml:3: severities.schemes[0].levels: ")
+
+
+def test_levels_and_services_say_whether_they_are_emergencies() -> None:
+    document = config(
+        """
+        severities:
+          schemes:
+            - {name: P, levels: [{name: P0}, {name: P1, emergency: true}, {name: P2, emergency: false}]}
+        services:
+          - {key: payments, emergency: true}
+          - {key: blog}
+        """
+    ).document
+    assert document.severities is not None
+    assert document.severities.schemes is not None
+    # Left out is None: the most severe level is the emergency then (tocsin.services.config_apply).
+    assert [level.emergency for level in document.severities.schemes[0].levels] == [None, True, False]
+    assert [service.emergency for service in document.services or ()] == [True, False]
+    [message] = errors("services:\n  - {key: payments, emergency: sometimes}\n")
+    assert message.startswith("tocsin.yaml:2: services[0].emergency: ")
 
 
 @pytest.mark.parametrize(

@@ -21,9 +21,11 @@ from tocsin.domain.escalation import (
     check_severities,
     escalate_now,
     escalate_past,
+    follow,
     next_steps,
     plan,
     reescalate,
+    resume,
     upcoming,
 )
 from tocsin.domain.severity import P_SCHEME
@@ -304,6 +306,108 @@ def test_escalating_now_with_nothing_left_changes_nothing() -> None:
     assert escalate_now(p, START + minutes(30)) == p
     record_only = plan(runbook(variants=dict(DEFAULT_MATRIX)), "P3", START)
     assert escalate_now(record_only, START) == record_only
+
+
+# --- where a running escalation goes when its plan changes ------------------------------------------------------
+
+MATRIX = runbook(repeat=1, variants=dict(DEFAULT_MATRIX) | {"P2": Variant.every(minutes(60))})
+
+
+def test_resume_moves_the_steps_from_the_next_one_on_to_where_it_is_due() -> None:
+    p = plan(runbook(repeat=0), "P2", START)
+    moved = resume(p, 1, START + minutes(2))
+    assert moved is not None
+    assert [s.due_at - START for s in moved.steps] == [minutes(0), minutes(2), minutes(7)]
+    assert resume(p, 3, START) is None
+
+
+def test_a_p2_that_becomes_p0_pages_every_level_left_in_the_round_now() -> None:
+    # P2 paged level 1 at START; level 2 would follow an hour later. Twenty minutes in, it is a P0.
+    now = START + minutes(20)
+    old, new = plan(MATRIX, "P2", START), plan(MATRIX, "P0", START)
+    position = follow(old, new, 1, START + minutes(60), now)
+    assert position is not None
+    assert (new.steps[position.next_step].level, position.next_due_at) == (1, now)
+    table = resume(new, position.next_step, position.next_due_at)
+    assert table is not None
+    assert [(s.round, s.level) for s in next_steps(table, now, None, None)][position.next_step :] == [(0, 1), (0, 2)]
+
+
+def test_a_shorter_step_delay_counts_from_the_last_page() -> None:
+    old, new = plan(MATRIX, "P2", START), plan(MATRIX, "P1", START)
+    # Five minutes after level 1: P1's fifteen minutes are not over, so level 2 comes in ten.
+    soon = follow(old, new, 1, START + minutes(60), START + minutes(5))
+    assert soon is not None
+    assert (soon.next_step, soon.next_due_at) == (1, START + minutes(15))
+    # Fifty minutes after: they are, so level 2 is due now, not forty minutes ago.
+    late = follow(old, new, 1, START + minutes(60), START + minutes(50))
+    assert late is not None
+    assert late.next_due_at == START + minutes(50)
+
+
+def test_a_lower_severity_waits_longer_from_the_last_page() -> None:
+    old, new = plan(MATRIX, "P1", START), plan(MATRIX, "P2", START)
+    position = follow(old, new, 1, START + minutes(15), START + minutes(5))
+    assert position is not None
+    assert position.next_due_at == START + minutes(60)
+
+
+def test_an_all_at_once_round_that_becomes_stepped_waits_from_the_round_it_paged() -> None:
+    old, new = plan(MATRIX, "P0", START), plan(MATRIX, "P2", START)
+    # P0 paged levels 1-3 at START; round 2 was due a round length (15 min) later.
+    position = follow(old, new, 3, START + minutes(15), START + minutes(10))
+    assert position is not None
+    assert (new.steps[position.next_step].round, position.next_due_at) == (1, START + minutes(60))
+
+
+def test_the_first_step_not_yet_paged_keeps_its_due_time() -> None:
+    old, new = plan(MATRIX, "P2", START), plan(MATRIX, "P1", START)
+    assert follow(old, new, 0, START, START + minutes(1)) == follow(old, new, 0, START, START)
+    position = follow(old, new, 0, START, START + minutes(1))
+    assert position is not None
+    assert (position.next_step, position.next_due_at) == (0, START)
+
+
+def test_an_edited_policy_goes_on_from_the_same_level_at_its_new_delay() -> None:
+    before = runbook(repeat=0)
+    after = Policy("web", (Level((ON_CALL,), minutes(10)), Level((CTO,), minutes(5)), Level((MANAGER,), minutes(5))))
+    # Level 1 paged at START, level 2 due at +5; now level 1 has ten minutes.
+    position = follow(plan(before, "P2", START), plan(after, "P2", START), 1, START + minutes(5), START + minutes(2))
+    assert position is not None
+    assert position.next_step == 1
+    assert position.next_due_at == START + minutes(10)
+    assert plan(after, "P2", START).steps[position.next_step].targets == (CTO,)
+
+
+def test_a_level_that_no_longer_exists_passes_to_the_next_round_or_ends_the_escalation() -> None:
+    three, two = runbook(repeat=1), Policy("web", (Level((ON_CALL,), minutes(5)), Level((MANAGER,), minutes(5))), 1)
+    # Level 3 of round 1 was next; the policy has two levels now: round 2 starts 5 minutes after level 2.
+    position = follow(plan(three, "P2", START), plan(two, "P2", START), 2, START + minutes(10), START + minutes(6))
+    assert position is not None
+    new = plan(two, "P2", START)
+    assert (new.steps[position.next_step].round, new.steps[position.next_step].level) == (1, 0)
+    assert position.next_due_at == START + minutes(10)
+    once = Policy("web", two.levels, 0)
+    assert follow(plan(three, "P2", START), plan(once, "P2", START), 2, START + minutes(10), START + minutes(6)) is None
+
+
+@given(
+    severity=st.sampled_from(["P0", "P1", "P2"]),
+    becomes=st.sampled_from(["P0", "P1", "P2"]),
+    next_step=st.integers(min_value=0, max_value=5),
+    minutes_in=st.integers(min_value=0, max_value=120),
+)
+def test_following_a_change_never_pages_a_level_twice_nor_a_step_in_the_past(
+    severity: str, becomes: str, next_step: int, minutes_in: int
+) -> None:
+    old, new = plan(MATRIX, severity, START), plan(MATRIX, becomes, START)
+    now = START + minutes(minutes_in)
+    due = max(old.steps[next_step].due_at, now) if next_step else START
+    position = follow(old, new, next_step, due, now)
+    assert position is not None  # both plans have the same levels and rounds
+    taken = new.steps[position.next_step]
+    assert (taken.round, taken.level) == (old.steps[next_step].round, old.steps[next_step].level)
+    assert position.next_due_at >= (now if next_step else START)
 
 
 # --- validation ------------------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from tocsin.domain.notify import (
     RuleUrgency,
     Urgency,
     deliveries,
+    emergency,
     readiness,
 )
 
@@ -169,6 +170,13 @@ def test_an_emergency_pages_through_quiet_hours_and_says_so() -> None:
     assert [d.method for d in decision.deliveries] == [SLACK, EMAIL, SMS]
     assert decision.quiet_hours_ignored
     assert not page(local(BERLIN, 2027, 3, 4, 12, 0), emergency=True).quiet_hours_ignored
+
+
+def test_a_page_is_an_emergency_when_its_severity_or_any_of_its_services_is() -> None:
+    assert emergency("P0", True, []) == "P0 is an emergency severity"
+    assert emergency("P3", False, ["payments"]) == "service payments is an emergency service"
+    assert emergency("P3", False, ["payments", "auth"]) == "services auth, payments are emergency services"
+    assert emergency("P1", False, []) is None
 
 
 def test_an_emergency_low_urgency_page_still_follows_the_urgency_of_the_rules() -> None:

@@ -28,6 +28,10 @@ def test_the_sev_scheme_ships_three_levels_most_severe_first() -> None:
     assert SEV_SCHEME.level("P1") is None
 
 
+def test_the_most_severe_level_of_each_shipped_scheme_is_the_only_emergency() -> None:
+    assert [lv.name for lv in P_SCHEME.levels + SEV_SCHEME.levels if lv.emergency] == ["P0", "SEV1"]
+
+
 def test_targets_count_from_the_declaration() -> None:
     declared = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
     p1 = P_SCHEME.level("P1")

@@ -3,6 +3,8 @@ servers, e-mail through a real SMTP server. Time moves by the injected clock."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import random
 import threading
 from collections import Counter
@@ -12,7 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, event, select
+from sqlalchemy import Engine, event, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.channels.samples import Mailbox, SmtpServer
@@ -135,7 +137,8 @@ def row(sessions: sessionmaker[Session], notification_id: int) -> models.Notific
 
 def deliveries(mailbox: SmtpServer | None = None, **options: Any) -> Deliveries:
     smtp = SmtpSettings(host="127.0.0.1", port=mailbox.port, from_address="tocsin@example.com") if mailbox else None
-    return Deliveries(smtp, rng=random.Random(7), timeout=5.0, **options)
+    options.setdefault("timeout", 5.0)
+    return Deliveries(smtp, rng=random.Random(7), **options)
 
 
 def runner(sessions: sessionmaker[Session], clock: FrozenClock, module: Deliveries, holder: str = "test") -> Runner:
@@ -434,3 +437,279 @@ def test_claims_alone_keep_two_racing_senders_from_sending_twice(
             thread.join()
         assert sum(handled) == 200
         _all_sent_once(sessions, sink, 200)
+
+
+# ---- team channels ---------------------------------------------------------------------------
+
+ROLE = "&1081234567890123456"
+CHANNEL_SECRET = "whsec-team-channel-0123456789"
+
+
+def team_channel(
+    sessions: sessionmaker[Session],
+    clock: FrozenClock,
+    kind: str,
+    address: str,
+    *,
+    mention: str | None = None,
+    secret: str | None = None,
+) -> int:
+    """A channel row made here, not through the channels service: the engine only needs the row."""
+    with sessions() as db:
+        channel = models.Channel(
+            name="alerts",
+            kind=kind,
+            address=address,
+            mention=mention,
+            signing_secret=secret,
+            managed=False,
+            created_at=clock.now(),
+        )
+        db.add(channel)
+        db.commit()
+        return channel.id
+
+
+def post(sessions: sessionmaker[Session], clock: FrozenClock, channel_id: int, key: str, **payload: Any) -> int:
+    """A post as the channel posts module plans it: no user, no contact method, no incident id."""
+    with sessions() as db:
+        row = models.Notification(
+            idempotency_key=key,
+            channel_id=channel_id,
+            kind="post",
+            channel=db.get(models.Channel, channel_id).kind,  # type: ignore[union-attr]
+            status="pending",
+            due_at=clock.now(),
+            attempts=0,
+            last_error="",
+            payload={**PAYLOAD, **payload},
+            created_at=clock.now(),
+        )
+        db.add(row)
+        db.commit()
+        return row.id
+
+
+def test_a_post_goes_to_the_team_channel_and_pings_its_role(
+    sessions: sessionmaker[Session], bob: Bob, clock: FrozenClock, discord: FakeHTTPServer
+) -> None:
+    channel = team_channel(sessions, clock, "discord", f"{discord.url}/api/webhooks/9/team-token", mention=ROLE)
+    notification = post(sessions, clock, channel, "post:1:timeline:1", message_kind="resolved", mention=True)
+    assert runner(sessions, clock, deliveries()).cycle() == {"deliveries": 1}
+
+    [request] = discord.requests
+    assert request.route == "/api/webhooks/9/team-token"
+    body = request.json()
+    assert body["content"] == "<@&1081234567890123456> Resolved: [P1] INC-2026-11-23-001 Checkout is down"
+    assert body["allowed_mentions"] == {"parse": [], "roles": ["1081234567890123456"]}
+    assert body["embeds"][0]["color"] == 0x2EB67D  # resolved is green, whatever the severity
+    assert row(sessions, notification).status == "sent"
+
+
+def test_a_post_that_calls_for_nobody_does_not_ping_the_role(
+    sessions: sessionmaker[Session], bob: Bob, clock: FrozenClock, slack: FakeHTTPServer
+) -> None:
+    channel = team_channel(sessions, clock, "slack", f"{slack.url}/services/T0/B9/team", mention="&S0614TZR7")
+    post(sessions, clock, channel, "post:1:change:1", mention=False)
+    post(sessions, clock, channel, "post:1:change:2", mention=True)
+    runner(sessions, clock, deliveries()).cycle()
+
+    quiet, loud = sorted(slack.requests, key=lambda r: "subteam" in r.json()["text"])
+    assert quiet.json()["text"] == "[P1] INC-2026-11-23-001 Checkout is down"
+    assert loud.json()["text"] == "<!subteam^S0614TZR7> [P1] INC-2026-11-23-001 Checkout is down"
+
+
+def test_a_webhook_channels_post_is_signed_with_the_channels_secret(
+    sessions: sessionmaker[Session], bob: Bob, clock: FrozenClock
+) -> None:
+    with FakeHTTPServer() as sink:
+        channel = team_channel(sessions, clock, "webhook", f"{sink.url}/team", secret=CHANNEL_SECRET)
+        post(sessions, clock, channel, "post:2:timeline:7")
+        runner(sessions, clock, deliveries()).cycle()
+        [request] = sink.requests
+    expected = "sha256=" + hmac.new(CHANNEL_SECRET.encode(), request.body, hashlib.sha256).hexdigest()
+    assert request.header("X-Tocsin-Signature") == expected
+    assert request.json()["kind"] == "post"
+
+
+def test_a_failing_post_retries_then_fails_on_its_own_and_says_so_on_the_incident_timeline(
+    sessions: sessionmaker[Session], bob: Bob, clock: FrozenClock, discord: FakeHTTPServer
+) -> None:
+    discord.default = Answer(502, {"message": "Bad Gateway"})
+    channel = team_channel(sessions, clock, "discord", f"{discord.url}/api/webhooks/9/team-token")
+    with sessions() as db:
+        incident = db.get(models.Incident, bob.incident_id)
+        assert incident is not None
+        human_id = incident.human_id
+    notification = post(sessions, clock, channel, "post:1:timeline:3", incident=human_id)
+    engine = runner(sessions, clock, deliveries())
+    for _ in range(notifications.MAX_ATTEMPTS):
+        assert engine.cycle() == {"deliveries": 1}
+        clock.advance(timedelta(minutes=10))  # past the longest backoff
+    assert engine.cycle() == {"deliveries": 0}
+
+    failed = row(sessions, notification)
+    assert (failed.status, failed.attempts) == ("failed", 5)
+    assert failed.last_error == "127.0.0.1 answered HTTP 502 (Bad Gateway) (gave up after 5 attempts)"
+    with sessions() as db:
+        # Nobody to fall back to: the post is the only row.
+        assert db.scalar(select(func.count()).select_from(models.Notification)) == 1
+        summaries = [
+            e.summary
+            for e in db.scalars(select(models.TimelineEntry).where(models.TimelineEntry.incident_id == bob.incident_id))
+        ]
+    assert f"Post to the alerts channel via discord failed: {failed.last_error}" in summaries
+
+
+def test_a_post_whose_channel_was_removed_fails_when_claimed(
+    sessions: sessionmaker[Session], bob: Bob, clock: FrozenClock, discord: FakeHTTPServer
+) -> None:
+    channel = team_channel(sessions, clock, "discord", f"{discord.url}/api/webhooks/9/team-token")
+    notification = post(sessions, clock, channel, "post:1:timeline:4")
+    with sessions() as db:
+        db.delete(db.get(models.Channel, channel))
+        db.commit()
+    assert runner(sessions, clock, deliveries()).cycle() == {"deliveries": 0}
+    failed = row(sessions, notification)
+    assert (failed.status, failed.last_error) == ("failed", "the team channel was removed")
+    assert discord.requests == []
+
+
+# ---- signed webhook contact methods ----------------------------------------------------------
+
+
+def test_a_webhook_contact_method_signs_its_pages_once_it_has_a_secret(
+    sessions: sessionmaker[Session], bob: Bob, clock: FrozenClock
+) -> None:
+    with FakeHTTPServer() as sink:
+        with sessions() as db:
+            method = models.ContactMethod(
+                user_id=bob.user_id, name="hook", kind="webhook", address=f"{sink.url}/hook", created_at=clock.now()
+            )
+            db.add(method)
+            db.commit()
+            bob.methods["hook"] = method.id
+        page(sessions, bob, clock, "hook", "k-unsigned")
+        runner(sessions, clock, deliveries()).cycle()
+        with sessions() as db:
+            signed = db.get(models.ContactMethod, bob.methods["hook"])
+            assert signed is not None
+            signed.signing_secret = CHANNEL_SECRET
+            db.commit()
+        page(sessions, bob, clock, "hook", "k-signed")
+        runner(sessions, clock, deliveries()).cycle()
+        unsigned_request, signed_request = sink.requests
+    assert unsigned_request.header("X-Tocsin-Signature") is None
+    expected = "sha256=" + hmac.new(CHANNEL_SECRET.encode(), signed_request.body, hashlib.sha256).hexdigest()
+    assert signed_request.header("X-Tocsin-Signature") == expected
+
+
+# ---- throughput: batches, the claim's deadline, no lock held while sending ----------------------
+
+
+def test_a_backlog_drains_in_one_run_batch_after_batch(
+    sessions: sessionmaker[Session], bob: Bob, clock: FrozenClock
+) -> None:
+    with FakeHTTPServer() as sink:
+        _bulk(sessions, bob, clock, sink, 25)
+        # Three full batches and a part: no waiting for the next engine cycle in between.
+        assert runner(sessions, clock, deliveries(batch=8)).cycle() == {"deliveries": 25}
+        _all_sent_once(sessions, sink, 25)
+
+
+def test_the_time_budget_ends_a_run_after_the_batch_in_hand(
+    sessions: sessionmaker[Session], bob: Bob, clock: FrozenClock
+) -> None:
+    with FakeHTTPServer() as sink:
+        _bulk(sessions, bob, clock, sink, 25)
+        module = deliveries(batch=8, budget=0.0)
+        # The other modules get their turn: each run takes one batch, the next run goes on.
+        assert [module.run_with(sessions, clock) for _ in range(5)] == [8, 8, 8, 1, 0]
+        _all_sent_once(sessions, sink, 25)
+
+
+class Timer:
+    """A monotonic clock for the module's send budget that only the far end moves."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class SlowFarEnd(FakeHTTPServer):
+    """Each request takes `seconds` of the module's (fake) monotonic time."""
+
+    def __init__(self, timer: Timer, seconds: float) -> None:
+        self.timer, self.seconds = timer, seconds
+        super().__init__()
+
+    def _record(self, request: RecordedRequest) -> Answer:
+        self.timer.now += self.seconds
+        return super()._record(request)
+
+
+def test_sends_that_could_not_finish_before_the_claims_deadline_go_back_unsent(
+    sessions: sessionmaker[Session], bob: Bob, clock: FrozenClock
+) -> None:
+    timer = Timer()
+    with SlowFarEnd(timer, 50.0) as sink:
+        _bulk(sessions, bob, clock, sink, 4)
+        # Lease 120 s, each send bounded by 3 times 10 s: sends may start until 90 s after the claim.
+        module = deliveries(batch=4, workers=1, lease=timedelta(minutes=2), timeout=10.0, timer=timer)
+        assert module.run_with(sessions, clock) == 2  # started at 0 s and 50 s; 100 s is too late
+        assert len(sink.requests) == 2
+        with sessions() as db:
+            rows = db.scalars(select(models.Notification).order_by(models.Notification.id)).all()
+            assert [(r.status, r.attempts) for r in rows] == [("sent", 1), ("sent", 1), ("pending", 0), ("pending", 0)]
+            assert {(r.due_at, r.deadline) for r in rows[2:]} == {(clock.now(), None)}
+        # They are due at once, and the next run sends them.
+        assert module.run_with(sessions, clock) == 2
+        _all_sent_once(sessions, sink, 4)
+
+
+class Holding(FakeHTTPServer):
+    """Holds every request until `release` is set, like a far end that hangs."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        super().__init__()
+
+    def _record(self, request: RecordedRequest) -> Answer:
+        answer = super()._record(request)
+        self.release.wait(30)
+        return answer
+
+
+def test_a_hanging_far_end_holds_no_database_lock_while_the_next_batch_is_claimed(
+    engine: Engine, sessions: sessionmaker[Session], bob: Bob, clock: FrozenClock, backend: str
+) -> None:
+    sink = Holding()
+    with sink:
+        _bulk(sessions, bob, clock, sink, 6)
+        module = deliveries(batch=2, workers=2)
+        sender = threading.Thread(target=module.run_with, args=(sessions, clock))
+        sender.start()
+        try:
+            sink.wait_for_requests(2)
+            # While both workers wait on the far end, another writer gets its locks at once.
+            # (SQLite's BEGIN IMMEDIATE takes the write lock or waits out the busy timeout.)
+            with engine.connect() as connection, connection.begin():
+                if backend == "postgresql":
+                    connection.exec_driver_sql("SET LOCAL lock_timeout = '5s'")
+                claimed = connection.execute(
+                    select(models.Notification.id)
+                    .where(models.Notification.status == "sending")
+                    .with_for_update(nowait=backend == "postgresql")
+                ).all()
+                connection.execute(
+                    update(models.Notification)
+                    .where(models.Notification.status == "sending")
+                    .values(step="touched while sending")
+                )
+            assert len(claimed) >= 2  # at least the batch on the wire
+        finally:
+            sink.release.set()
+            sender.join(30)
+        _all_sent_once(sessions, sink, 6)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -44,3 +45,44 @@ def test_wake_runs_the_next_cycle_now_and_stop_ends_the_wait(
         thread.join(10)
     assert not thread.is_alive(), "stop ends the interval's wait too"
     assert module.runs == 2
+
+
+class Recording:
+    def __init__(self, name: str, runs: list[str], during: Callable[[], None] | None = None) -> None:
+        self.name = name
+        self.runs = runs
+        self.during = during
+
+    def run(self, session: Session, clock: Clock) -> int:
+        self.runs.append(self.name)
+        if self.during is not None:
+            self.during()
+        return 1
+
+
+def test_a_wake_during_a_cycle_pages_before_the_rest_of_the_cycle_runs(
+    sessions: sessionmaker[Session], clock: FrozenClock
+) -> None:
+    runs: list[str] = []
+    names = ("response_targets", "escalations", "handoffs", "channel_posts", "deliveries")
+    modules = [Recording(name, runs) for name in names]
+    runner = Runner(sessions, clock, modules, holder="test")
+
+    assert runner.cycle() == dict.fromkeys(names, 1)
+    assert runs == list(names)
+
+    # An incident is declared while the response targets run: its page must not wait for the hand-offs.
+    runs.clear()
+    modules[0].during = runner.wake
+    done = runner.cycle()
+    assert runs == ["response_targets", "escalations", "deliveries", "handoffs", "channel_posts"]
+    assert done == dict.fromkeys(names, 1)
+
+    # Woken during the last module: the next cycle (at once, see run_forever) pages first.
+    runs.clear()
+    modules[0].during = None
+    modules[4].during = runner.wake
+    assert runner.cycle() == dict.fromkeys(names, 1)
+    modules[4].during = None
+    runner.cycle()
+    assert runs == [*names, "escalations", "deliveries", "response_targets", "handoffs", "channel_posts"]

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from tocsin.clock import FrozenClock
 from tocsin.services import bootstrap, tokens
+from tocsin.storage.models import SeverityScheme
 from tocsin.storage.repositories import severities
 
 
@@ -24,3 +26,11 @@ def test_defaults_are_created_once_and_edits_survive(session: Session) -> None:
     assert again is not None
     assert again.levels[0].description == "Everything is on fire"
     assert [s.name for s in severities.list_schemes(session)] == ["P", "SEV"]
+
+
+def test_the_shipped_schemes_mark_their_most_severe_level_as_the_emergency(session: Session) -> None:
+    session.execute(delete(SeverityScheme))
+    bootstrap.ensure_defaults(session)
+    marked = {s.name: [lv.name for lv in s.levels if lv.emergency] for s in severities.list_schemes(session)}
+    assert marked == {"P": ["P0"], "SEV": ["SEV1"]}
+    session.rollback()

@@ -400,6 +400,41 @@ def test_editing_a_scheme_lists_the_level_fields_that_change(
     ]
 
 
+def emergencies(session: Session, scheme_name: str) -> list[str]:
+    scheme = severities_repo.scheme_by_name(session, scheme_name)
+    assert scheme is not None
+    return [level.name for level in scheme.levels if level.emergency]
+
+
+def test_a_level_is_an_emergency_when_the_file_says_so_and_the_first_one_unless_it_says_not(
+    session: Session, personas: Personas, clock: FrozenClock
+) -> None:
+    levels = "[{name: SEV1, description: 'Critical: outage or data loss'}, {name: SEV2, emergency: true}]"
+    planned = apply(session, clock, f"severities:\n  schemes:\n    - {{name: SEV, levels: {levels}}}\n")
+    [change] = planned.changes
+    assert FieldChange("SEV2.emergency", False, True) in change.fields
+    assert not [field for field in change.fields if field.field == "SEV1.emergency"]  # first: stays one
+    assert emergencies(session, "SEV") == ["SEV1", "SEV2"]
+
+    levels = "[{name: SEV1, emergency: false}, {name: SEV2, emergency: true}, {name: SEV5}]"
+    planned = apply(session, clock, f"severities:\n  schemes:\n    - {{name: SEV, levels: {levels}}}\n")
+    assert FieldChange("SEV1.emergency", True, False) in planned.changes[0].fields
+    assert not [field for field in planned.changes[0].fields if field.field == "SEV5.emergency"]  # new, and not one
+    assert emergencies(session, "SEV") == ["SEV2"]
+
+
+def test_a_service_is_an_emergency_only_while_the_file_says_so(
+    session: Session, personas: Personas, clock: FrozenClock
+) -> None:
+    planned = apply(session, clock, "services: [{key: db, emergency: true}]\n")
+    assert planned.changes[0].fields == (FieldChange("name", None, "db"), FieldChange("emergency", None, True))
+    assert directory.get_service(session, "db").emergency
+
+    planned = apply(session, clock, "services: [{key: db}]\n")
+    assert planned.changes == (Change("update", "service", "db", (FieldChange("emergency", True, False),)),)
+    assert not directory.get_service(session, "db").emergency
+
+
 def test_a_severity_an_open_incident_carries_cannot_disappear(
     session: Session, personas: Personas, clock: FrozenClock
 ) -> None:

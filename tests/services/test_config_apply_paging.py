@@ -179,6 +179,62 @@ def test_changing_the_secret_shows_an_update_still_masked(
     assert "t0ken" not in json.dumps(planned.as_json())
 
 
+HOOK_SECRET = "whsec-from-the-environment-0123"
+SIGNED = PAGING.replace(
+    "      - {name: mail, kind: email, address: dana@example.com}\n",
+    "      - {name: mail, kind: email, address: dana@example.com}\n"
+    "      - {name: hook, kind: webhook, address: https://hooks.example.com/dana,\n"
+    "         signing_secret_env: DANA_HOOK_SECRET}\n",
+)
+
+
+def _secret_field(planned: config_apply.Plan) -> tuple[object, object]:
+    [hook] = [c for c in planned.changes if c.key == "dana@example.com/hook"]
+    [field] = [f for f in hook.fields if f.field == "signing_secret"]
+    return field.old, field.new
+
+
+def test_a_signing_secret_comes_from_the_environment_and_the_plan_only_says_whether(
+    session: Session, clock: FrozenClock, personas: Personas
+) -> None:
+    env = {**ENV, "DANA_HOOK_SECRET": HOOK_SECRET}
+    planned = config_apply.apply(session, APPLY, clock.now(), doc(SIGNED), env=env)
+    session.commit()
+    assert _secret_field(planned) == (None, "set (from $DANA_HOOK_SECRET)")
+    [hook] = [m for m in contacts.list_contact_methods(session, "dana@example.com") if m.name == "hook"]
+    assert hook.signing_secret == HOOK_SECRET
+    assert config_apply.plan(session, doc(SIGNED), now=clock.now(), env=env).changes == ()
+
+    rotated = {**env, "DANA_HOOK_SECRET": "whsec-rotated-in-the-vault-99"}
+    planned = config_apply.plan(session, doc(SIGNED), now=clock.now(), env=rotated)
+    assert _secret_field(planned) == ("set", "changed (from $DANA_HOOK_SECRET)")
+    shown = json.dumps(planned.as_json())
+    assert "environment-0123" not in shown
+    assert "vault" not in shown
+    session.rollback()
+
+    unsigned = SIGNED.replace(",\n         signing_secret_env: DANA_HOOK_SECRET", "")
+    assert "signing_secret_env" not in unsigned
+    planned = config_apply.apply(session, APPLY, clock.now(), doc(unsigned), env=env)
+    session.commit()
+    assert _secret_field(planned) == ("set", "none")
+    assert hook.signing_secret is None
+
+
+def test_a_missing_or_unusable_signing_secret_is_named_never_shown(session: Session, personas: Personas) -> None:
+    for env, message in (
+        (ENV, "environment variable DANA_HOOK_SECRET is not set; apply reads the signing secret there"),
+        (
+            {**ENV, "DANA_HOOK_SECRET": "too short"},
+            "DANA_HOOK_SECRET: a signing secret is 16-256 printable ASCII characters without spaces",
+        ),
+    ):
+        with pytest.raises(InvalidConfig) as caught:
+            config_apply.plan(session, doc(SIGNED), env=env)
+        [issue] = caught.value.issues
+        assert (issue.path, issue.message) == (("users", 0, "contact_methods", 2, "signing_secret_env"), message)
+
+
 def test_removed_contacts_rules_and_policy_go(session: Session, clock: FrozenClock, personas: Personas) -> None:
     apply(session, clock, PAGING)
     text = (

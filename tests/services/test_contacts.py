@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from tests.conftest import Personas
 from tocsin.clock import FrozenClock
 from tocsin.domain import notify
-from tocsin.errors import Conflict, NotFound, ValidationFailed
+from tocsin.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from tocsin.services import contacts, schedules
 from tocsin.storage.models import AuditEvent
 
@@ -150,3 +150,177 @@ def test_quiet_hours_are_set_replaced_and_cleared(session: Session, personas: Pe
     session.commit()
     with pytest.raises(NotFound):
         contacts.get_quiet_hours(session, BOB)
+
+
+# ---- signing secrets -------------------------------------------------------------------------
+
+SECRET = "whsec-correct-horse-battery-staple"
+RECEIVER = "https://hooks.example.com/tocsin"
+
+
+def test_a_webhook_method_takes_a_signing_secret_and_the_audit_log_only_says_so(
+    session: Session, personas: Personas, clock: FrozenClock
+) -> None:
+    actor = personas.bob.actor
+    method = contacts.add_contact_method(
+        session, actor, clock.now(), BOB, name="hook", kind="webhook", address=RECEIVER, signing_secret=SECRET
+    )
+    assert method.signing_secret == SECRET
+    rotated = "whsec-rotated-0123456789abcdef"
+    contacts.set_signing_secret(session, actor, clock.now(), BOB, "hook", rotated)
+    assert method.signing_secret == rotated
+    contacts.set_signing_secret(session, actor, clock.now(), BOB, "hook", None)
+    assert method.signing_secret is None
+    session.commit()
+    details = session.scalars(select(AuditEvent.detail).order_by(AuditEvent.id)).all()
+    assert {"name": "hook", "kind": "webhook", "signed": True} in details
+    assert [d for d in details if "signed" in d and "kind" not in d] == [
+        {"name": "hook", "signed": True},
+        {"name": "hook", "signed": False},
+    ]
+    assert "horse" not in repr(details)
+    assert "rotated" not in repr(details)
+
+
+@pytest.mark.parametrize(
+    ("kind", "address", "secret", "message"),
+    [
+        ("discord", HOOK, SECRET, "only webhook contact methods sign their messages, not discord"),
+        ("webhook", RECEIVER, "short-secret", "a signing secret is 16-256 printable ASCII characters without spaces"),
+        ("webhook", RECEIVER, "has spaces in the middle", "a signing secret is 16-256 printable ASCII"),
+    ],
+)
+def test_a_signing_secret_is_refused_without_being_quoted(
+    session: Session, personas: Personas, clock: FrozenClock, kind: str, address: str, secret: str, message: str
+) -> None:
+    with pytest.raises(ValidationFailed) as refused:
+        contacts.add_contact_method(
+            session,
+            personas.bob.actor,
+            clock.now(),
+            BOB,
+            name="hook",
+            kind=kind,
+            address=address,
+            signing_secret=secret,
+        )
+    assert refused.value.field == "signing_secret"
+    assert refused.value.message.startswith(message)
+    assert secret not in refused.value.message
+
+
+# ---- verification ----------------------------------------------------------------------------
+
+
+def _code(verification: contacts.Verification) -> str:
+    """The code as the method's owner receives it (here read from the notification's payload)."""
+    return str(dict(verification.notification.payload["fields"])["Code"])
+
+
+@pytest.fixture
+def hook(session: Session, personas: Personas, clock: FrozenClock) -> None:
+    contacts.add_contact_method(
+        session, personas.bob.actor, clock.now(), BOB, name="hook", kind="webhook", address=RECEIVER
+    )
+    session.commit()
+
+
+def test_the_code_sent_through_a_method_verifies_it(
+    session: Session, personas: Personas, clock: FrozenClock, hook: None
+) -> None:
+    sent = contacts.start_verification(session, personas.bob.actor, clock.now(), BOB, "hook")
+    session.commit()
+    notification = sent.notification
+    assert (notification.kind, notification.channel, notification.status, notification.due_at) == (
+        "verify",
+        "webhook",
+        "pending",
+        clock.now(),
+    )
+    assert sent.expires_at == clock.now() + timedelta(minutes=15)
+    code = _code(sent)
+    assert len(code) == 6
+    assert code.isdigit()
+    assert sent.method.verify_code_hash != code  # only its hash is kept
+
+    clock.advance(timedelta(minutes=14))
+    confirmed = contacts.confirm_verification(session, personas.bob.actor, clock.now(), BOB, "hook", f" {code} ")
+    session.commit()
+    assert confirmed.verified
+    assert (confirmed.method.verified, confirmed.method.verify_code_hash, confirmed.method.verify_expires_at) == (
+        True,
+        None,
+        None,
+    )
+    # Used once: the same code again finds nothing waiting.
+    again = contacts.confirm_verification(session, personas.bob.actor, clock.now(), BOB, "hook", code)
+    assert isinstance(again.problem, Conflict)
+
+
+def _wrong(code: str) -> str:
+    return f"{(int(code) + 1) % 1_000_000:06d}"
+
+
+def test_wrong_codes_count_down_and_the_fifth_ends_the_code(
+    session: Session, personas: Personas, clock: FrozenClock, hook: None
+) -> None:
+    sent = contacts.start_verification(session, personas.bob.actor, clock.now(), BOB, "hook")
+    code = _code(sent)
+    messages = []
+    for _ in range(contacts.VERIFY_TRIES):
+        result = contacts.confirm_verification(session, personas.bob.actor, clock.now(), BOB, "hook", _wrong(code))
+        assert result.problem is not None
+        messages.append(result.problem.message)
+    assert messages[:4] == [
+        "wrong code; 4 tries left",
+        "wrong code; 3 tries left",
+        "wrong code; 2 tries left",
+        "wrong code; 1 try left",
+    ]
+    assert messages[4].startswith("that code was wrong 5 times and no longer works; ask for a new one")
+    # Even the right code is too late now.
+    late = contacts.confirm_verification(session, personas.bob.actor, clock.now(), BOB, "hook", code)
+    assert isinstance(late.problem, Conflict)
+    assert sent.method.verified is False
+
+
+def test_a_code_expires_after_fifteen_minutes(
+    session: Session, personas: Personas, clock: FrozenClock, hook: None
+) -> None:
+    sent = contacts.start_verification(session, personas.bob.actor, clock.now(), BOB, "hook")
+    clock.advance(timedelta(minutes=15))
+    expired = contacts.confirm_verification(session, personas.bob.actor, clock.now(), BOB, "hook", _code(sent))
+    assert isinstance(expired.problem, Conflict)
+    assert expired.problem.message.startswith("the code for 'hook' has expired")
+    assert sent.method.verified is False
+
+
+def test_a_new_code_waits_a_minute_and_replaces_the_old_one(
+    session: Session, personas: Personas, clock: FrozenClock, hook: None
+) -> None:
+    first = contacts.start_verification(session, personas.bob.actor, clock.now(), BOB, "hook")
+    clock.advance(timedelta(seconds=59))
+    with pytest.raises(Conflict):
+        contacts.start_verification(session, personas.bob.actor, clock.now(), BOB, "hook")
+    clock.advance(timedelta(seconds=1))
+    second = contacts.start_verification(session, personas.bob.actor, clock.now(), BOB, "hook")
+    old, new = _code(first), _code(second)
+    if old != new:  # one chance in a million that they are the same
+        stale = contacts.confirm_verification(session, personas.bob.actor, clock.now(), BOB, "hook", old)
+        assert isinstance(stale.problem, ValidationFailed)
+    assert contacts.confirm_verification(session, personas.bob.actor, clock.now(), BOB, "hook", new).verified
+
+
+def test_only_the_owner_or_an_admin_verifies_a_method(
+    session: Session, personas: Personas, clock: FrozenClock, hook: None
+) -> None:
+    with pytest.raises(Forbidden):
+        contacts.start_verification(session, personas.charlie.actor, clock.now(), BOB, "hook")
+    sent = contacts.start_verification(session, personas.alice.actor, clock.now(), BOB, "hook")
+    with pytest.raises(Forbidden):
+        contacts.confirm_verification(session, personas.charlie.actor, clock.now(), BOB, "hook", _code(sent))
+    with pytest.raises(ValidationFailed) as malformed:
+        contacts.confirm_verification(session, personas.bob.actor, clock.now(), BOB, "hook", "12 34")
+    assert malformed.value.field == "code"
+    with pytest.raises(NotFound):
+        contacts.start_verification(session, personas.bob.actor, clock.now(), BOB, "pager")

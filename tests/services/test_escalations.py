@@ -18,11 +18,11 @@ from tocsin.clock import FrozenClock
 from tocsin.engine.escalations import Escalations
 from tocsin.engine.response_targets import ResponseTargets
 from tocsin.engine.runner import Module, Runner
-from tocsin.services import contacts, directory, escalations, incidents, policies, schedules
+from tocsin.services import contacts, directory, escalation_steps, escalations, incidents, policies, schedules
 from tocsin.services.actor import Actor
 from tocsin.services.policies import LevelSpec, TargetSpec, VariantSpec
 from tocsin.storage.db import make_engine, make_sessionmaker
-from tocsin.storage.models import Escalation, Notification, TimelineEntry
+from tocsin.storage.models import Escalation, Notification, SeverityLevel, TimelineEntry
 from tocsin.storage.repositories import directory as directory_repo
 
 PUBLIC_URL = "https://tocsin.example"
@@ -259,15 +259,15 @@ def test_a_replayed_cycle_creates_no_duplicate_pages(
     seed(sessions, clock)
     incident_id = declare(sessions, personas, clock)
     with sessions() as db, db.begin():
-        assert escalations.due(db, clock.now(), 10, public_url=PUBLIC_URL) == 1
+        assert escalation_steps.due(db, clock.now(), 10, public_url=PUBLIC_URL) == 1
     with sessions() as db, db.begin():
-        assert escalations.due(db, clock.now(), 10, public_url=PUBLIC_URL) == 0
+        assert escalation_steps.due(db, clock.now(), 10, public_url=PUBLIC_URL) == 0
     # A crash after the pages were written but with the escalation not moved on (or two
     # processes that both read it): the step runs again and the idempotency keys hold.
     with sessions() as db, db.begin():
         db.execute(update(Escalation).values(next_step=0, next_due_at=START))
     with sessions() as db, db.begin():
-        assert escalations.due(db, clock.now(), 10, public_url=PUBLIC_URL) == 1
+        assert escalation_steps.due(db, clock.now(), 10, public_url=PUBLIC_URL) == 1
     assert pages(sessions, incident_id) == [("bob", "discord", 0, "pending"), ("bob", "email", 2, "pending")]
     assert sum(entry.startswith("Paged bob") for entry in timeline(sessions, incident_id)) == 1
 
@@ -355,3 +355,259 @@ def test_an_incident_declared_by_an_alert_pages_too(
         assert row.payload["ack_url"].startswith(f"{PUBLIC_URL}/ack/")
         assert row.payload["url"] == f"{PUBLIC_URL}/api/v1/incidents/{incident.human_id}"
         assert row.idempotency_key.startswith(f"page:{incident.id}:{int(START.timestamp())}:0:0:")
+
+
+# ---- emergencies -------------------------------------------------------------------------------
+
+
+def quiet_bob(sessions: sessionmaker[Session], clock: FrozenClock) -> None:
+    with sessions() as db:
+        contacts.set_quiet_hours(db, SYSTEM, clock.now(), "bob@example.com", start="08:00", end="10:00")
+        db.commit()
+
+
+def test_a_severity_marked_emergency_pages_through_quiet_hours_whatever_its_rank(
+    sessions: sessionmaker[Session], personas: Personas, clock: FrozenClock
+) -> None:
+    seed(sessions, clock)
+    quiet_bob(sessions, clock)
+    with sessions() as db:
+        db.execute(update(SeverityLevel).where(SeverityLevel.name == "P1").values(emergency=True))
+        db.commit()
+    incident_id = declare(sessions, personas, clock, severity="P1")
+    run_until(engine(sessions, clock), clock, 0)
+    assert [p[:3] for p in pages(sessions, incident_id)] == [("bob", "discord", 0), ("bob", "email", 2)]
+    assert (
+        "Paged bob (on call in primary) via discord, e-mail, through quiet hours (level 1 of 3 in api-default)"
+        in timeline(sessions, incident_id)
+    )
+
+
+def test_a_service_marked_emergency_pages_through_quiet_hours_at_a_low_severity(
+    sessions: sessionmaker[Session], personas: Personas, clock: FrozenClock
+) -> None:
+    seed(sessions, clock)
+    quiet_bob(sessions, clock)
+    quiet_p2 = declare(sessions, personas, clock, severity="P2")
+    with sessions() as db:
+        directory.edit_service(db, SYSTEM, clock.now(), "api", emergency=True)
+        db.commit()
+    urgent_p2 = declare(sessions, personas, clock, severity="P2")
+    run_until(engine(sessions, clock), clock, 0)
+    # Declared before the flag, the first one's page waits for no one: the flag is read when a step pages.
+    assert [p[0] for p in pages(sessions, quiet_p2)] == ["bob", "bob"]
+    assert [p[:3] for p in pages(sessions, urgent_p2)] == [("bob", "discord", 0), ("bob", "email", 2)]
+
+
+def test_the_default_p0_is_an_emergency_and_p1_is_not(
+    sessions: sessionmaker[Session], personas: Personas, clock: FrozenClock
+) -> None:
+    seed(sessions, clock)
+    quiet_bob(sessions, clock)
+    p0 = declare(sessions, personas, clock, severity="P0")
+    p1 = declare(sessions, personas, clock, severity="P1")
+    run_until(engine(sessions, clock), clock, 0)
+    assert [p[0] for p in pages(sessions, p0)] == ["bob", "bob"]
+    assert [p[0] for p in pages(sessions, p1)] == ["alice", "alice"]  # bob held, level 2 at once
+
+
+# ---- changes while an escalation runs ----------------------------------------------------------
+
+
+def sent_discord(sessions: sessionmaker[Session]) -> None:
+    """The deliveries module sent the Discord pages made so far (the e-mails wait two minutes)."""
+    with sessions() as db:
+        db.execute(update(Notification).where(Notification.channel == "discord").values(status="sent"))
+        db.commit()
+
+
+MATRIX = {
+    "P0": VariantSpec("all_at_once"),
+    "P1": VariantSpec("step_delay", 15 * 60),
+    "P2": VariantSpec("step_delay", 60 * 60),
+    "P3": VariantSpec("record_only"),
+}
+
+
+def change_severity(
+    sessions: sessionmaker[Session], personas: Personas, clock: FrozenClock, incident_id: int, to: str
+) -> None:
+    with sessions() as db:
+        incidents.change_severity(db, personas.bob.actor, clock.now(), incidents.get(db, str(incident_id)), to)
+        db.commit()
+
+
+def test_a_p2_raised_to_p0_mid_escalation_pages_every_level_left_at_once(
+    sessions: sessionmaker[Session], personas: Personas, clock: FrozenClock
+) -> None:
+    seed(sessions, clock, variants=MATRIX)
+    incident_id = declare(sessions, personas, clock, severity="P2")
+    runner = engine(sessions, clock)
+    run_until(runner, clock, 20)
+    assert [p[0] for p in pages(sessions, incident_id)] == ["bob", "bob"]  # level 2 would come at minute 60
+
+    change_severity(sessions, personas, clock, incident_id, "P0")
+    run_until(runner, clock, 20)
+    assert [p[:3] for p in pages(sessions, incident_id)[2:]] == [
+        ("alice", "discord", 20),
+        ("alice", "email", 22),
+        ("cleo", "discord", 20),
+        ("cleo", "email", 22),
+    ]
+    assert "Paging follows severity P0: level 2 of api-default is paged now" in timeline(sessions, incident_id)
+    assert escalation(sessions, incident_id).severity == "P0"
+
+
+def test_a_p2_raised_to_p1_pages_the_next_level_fifteen_minutes_after_the_last(
+    sessions: sessionmaker[Session], personas: Personas, clock: FrozenClock
+) -> None:
+    seed(sessions, clock, variants=MATRIX)
+    incident_id = declare(sessions, personas, clock, severity="P2")
+    runner = engine(sessions, clock)
+    run_until(runner, clock, 5)
+    change_severity(sessions, personas, clock, incident_id, "P1")
+    run_until(runner, clock, 14)
+    assert len(pages(sessions, incident_id)) == 2
+    run_until(runner, clock, 15)
+    assert [p[:3] for p in pages(sessions, incident_id)[2:]] == [("alice", "discord", 15), ("alice", "email", 17)]
+    assert "Paging follows severity P1: level 2 of api-default is paged at 09:15 UTC" in timeline(sessions, incident_id)
+
+
+def test_a_p1_lowered_to_a_record_only_p3_stops_paging_and_cancels_what_is_pending(
+    sessions: sessionmaker[Session], personas: Personas, clock: FrozenClock
+) -> None:
+    seed(sessions, clock, variants=MATRIX)
+    incident_id = declare(sessions, personas, clock, severity="P1")
+    runner = engine(sessions, clock)
+    run_until(runner, clock, 1)
+    sent_discord(sessions)
+    change_severity(sessions, personas, clock, incident_id, "P3")
+    run_until(runner, clock, 60)
+    assert pages(sessions, incident_id) == [("bob", "discord", 0, "sent"), ("bob", "email", 2, "canceled")]
+    row = escalation(sessions, incident_id)
+    assert (row.status, row.next_due_at) == ("recorded", None)
+    assert (
+        "Paging stopped: P3 is record-only in escalation policy 'api-default': nobody is paged; 1 pending page canceled"
+        in timeline(sessions, incident_id)
+    )
+
+
+def test_a_recorded_p3_raised_to_p1_starts_paging_from_the_first_level(
+    sessions: sessionmaker[Session], personas: Personas, clock: FrozenClock
+) -> None:
+    seed(sessions, clock, variants=MATRIX)
+    incident_id = declare(sessions, personas, clock, severity="P3")
+    runner = engine(sessions, clock)
+    run_until(runner, clock, 30)
+    assert pages(sessions, incident_id) == []
+    change_severity(sessions, personas, clock, incident_id, "P1")
+    run_until(runner, clock, 45)
+    assert [p[:3] for p in pages(sessions, incident_id)] == [
+        ("bob", "discord", 30),
+        ("bob", "email", 32),
+        ("alice", "discord", 45),
+        ("alice", "email", 47),
+    ]
+
+
+def test_an_acknowledged_incident_is_not_paged_again_when_its_severity_changes(
+    sessions: sessionmaker[Session], personas: Personas, clock: FrozenClock
+) -> None:
+    seed(sessions, clock, variants=MATRIX)
+    incident_id = declare(sessions, personas, clock, severity="P2")
+    runner = engine(sessions, clock)
+    run_until(runner, clock, 3)
+    acknowledge(sessions, personas, clock, incident_id)
+    change_severity(sessions, personas, clock, incident_id, "P0")
+    run_until(runner, clock, 60)
+    assert [p[0] for p in pages(sessions, incident_id)] == ["bob", "bob"]
+    assert escalation(sessions, incident_id).status == "acknowledged"
+
+
+def edit_policy(sessions: sessionmaker[Session], clock: FrozenClock, levels: list[LevelSpec]) -> None:
+    with sessions() as db:
+        policies.update_policy(db, SYSTEM, clock.now(), "api-default", levels=levels)
+        db.commit()
+
+
+def test_an_edited_policy_decides_who_is_paged_next_and_when(
+    sessions: sessionmaker[Session], personas: Personas, clock: FrozenClock
+) -> None:
+    seed(sessions, clock)
+    incident_id = declare(sessions, personas, clock)
+    runner = engine(sessions, clock)
+    run_until(runner, clock, 2)
+    # Level 1 gets ten minutes now, and level 2 is Cleo instead of Alice.
+    edit_policy(
+        sessions,
+        clock,
+        [
+            LevelSpec(600, [TargetSpec("schedule", "primary")]),
+            LevelSpec(300, [TargetSpec("user", "cleo@example.com")]),
+        ],
+    )
+    run_until(runner, clock, 9)
+    assert len(pages(sessions, incident_id)) == 2
+    run_until(runner, clock, 10)
+    assert [p[:3] for p in pages(sessions, incident_id)[2:]] == [("cleo", "discord", 10), ("cleo", "email", 12)]
+    assert "Paging follows the edited escalation policy api-default: level 2 of api-default is paged at 09:10 UTC" in (
+        timeline(sessions, incident_id)
+    )
+    run_until(runner, clock, 30)
+    assert len(pages(sessions, incident_id)) == 4  # two levels now: exhausted after Cleo
+    assert escalation(sessions, incident_id).status == "exhausted"
+
+
+def test_a_policy_cut_below_the_level_that_was_next_ends_the_escalation(
+    sessions: sessionmaker[Session], personas: Personas, clock: FrozenClock
+) -> None:
+    seed(sessions, clock)
+    incident_id = declare(sessions, personas, clock)
+    runner = engine(sessions, clock)
+    run_until(runner, clock, 6)  # levels 1 and 2 paged; level 3 is next
+    edit_policy(sessions, clock, [LevelSpec(300, [TargetSpec("schedule", "primary")])])
+    run_until(runner, clock, 30)
+    assert [p[0] for p in pages(sessions, incident_id)] == ["bob", "bob", "alice", "alice"]
+    row = escalation(sessions, incident_id)
+    assert (row.status, row.next_due_at) == ("exhausted", None)
+    assert timeline(sessions, incident_id)[-1] == (
+        "Escalation exhausted: every level of api-default was paged and nobody acknowledged"
+    )
+
+
+def test_a_service_given_another_policy_pages_its_next_level_from_that_policy(
+    sessions: sessionmaker[Session], personas: Personas, clock: FrozenClock
+) -> None:
+    seed(sessions, clock)
+    with sessions() as db:
+        levels = [LevelSpec(300, [TargetSpec("user", "cleo@example.com")])] * 2
+        policies.create_policy(db, SYSTEM, clock.now(), key="cto-first", levels=levels)
+        db.commit()
+    incident_id = declare(sessions, personas, clock)
+    runner = engine(sessions, clock)
+    run_until(runner, clock, 1)
+    with sessions() as db:
+        policies.set_service_policy(db, SYSTEM, clock.now(), "api", "cto-first")
+        db.commit()
+    run_until(runner, clock, 5)
+    assert [p[:3] for p in pages(sessions, incident_id)[2:]] == [("cleo", "discord", 5), ("cleo", "email", 7)]
+    assert "Paging follows escalation policy cto-first of service api: level 2 of cto-first is paged at 09:05 UTC" in (
+        timeline(sessions, incident_id)
+    )
+
+
+def test_a_service_left_without_a_policy_stops_paging_its_open_incidents(
+    sessions: sessionmaker[Session], personas: Personas, clock: FrozenClock
+) -> None:
+    seed(sessions, clock)
+    incident_id = declare(sessions, personas, clock)
+    runner = engine(sessions, clock)
+    run_until(runner, clock, 1)
+    sent_discord(sessions)
+    with sessions() as db:
+        policies.set_service_policy(db, SYSTEM, clock.now(), "api", None)
+        db.commit()
+    run_until(runner, clock, 30)
+    assert [p[3] for p in pages(sessions, incident_id)] == ["sent", "canceled"]
+    row = escalation(sessions, incident_id)
+    assert (row.status, row.reason) == ("recorded", "service 'api' has no escalation policy: nobody is paged")

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import Engine, event, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.conftest import Personas
@@ -272,3 +273,189 @@ def test_a_delivered_test_verifies_its_contact_method_and_a_page_does_not(
     with sessions() as db:
         verified = {m.name: m.verified for m in db.scalars(select(models.ContactMethod))}
     assert verified == {"discord": False, "mail": True}
+
+
+# ---- destinations: team channels and signing secrets ----------------------------------------
+
+
+def test_a_claim_reads_a_team_channels_address_role_and_secret(
+    sessions: sessionmaker[Session], bob: Bob, clock: FrozenClock
+) -> None:
+    with sessions() as db:
+        channel = models.Channel(
+            name="alerts",
+            kind="webhook",
+            address="https://hooks.example.com/alerts",
+            mention="&1081234567890123456",
+            signing_secret="whsec-team-channel-0123456789",
+            managed=False,
+            created_at=clock.now(),
+        )
+        db.add(channel)
+        db.flush()
+        for key, payload in (
+            ("loud", {"title": "Declared", "mention": True}),
+            ("quiet", {"title": "Deployed", "mention": False}),
+        ):
+            db.add(
+                models.Notification(
+                    idempotency_key=key,
+                    channel_id=channel.id,
+                    kind="post",
+                    channel="webhook",
+                    status="pending",
+                    due_at=clock.now(),
+                    attempts=0,
+                    last_error="",
+                    payload=payload,
+                    created_at=clock.now(),
+                )
+            )
+        db.commit()
+    loud, quiet = claim(sessions, clock)
+    assert (loud.channel, loud.address, loud.secret) == (
+        "webhook",
+        "https://hooks.example.com/alerts",
+        "whsec-team-channel-0123456789",
+    )
+    assert (loud.mention, quiet.mention) == ("&1081234567890123456", None)
+
+
+def test_only_a_webhook_methods_secret_travels_with_the_claim(
+    sessions: sessionmaker[Session], bob: Bob, clock: FrozenClock
+) -> None:
+    with sessions() as db:
+        for method in db.scalars(select(models.ContactMethod)):
+            method.signing_secret = "whsec-not-for-discord-0123"  # set behind the service's back
+        db.commit()
+    add(sessions, bob, clock, "k")
+    [item] = claim(sessions, clock)
+    assert (item.channel, item.secret) == ("discord", None)
+
+
+# ---- recording a batch -----------------------------------------------------------------------
+
+
+def test_a_batch_of_results_is_recorded_together_and_rows_no_longer_ours_are_left_alone(
+    sessions: sessionmaker[Session], bob: Bob, clock: FrozenClock
+) -> None:
+    for key in ("ok", "retry", "permanent", "unsent", "canceled"):
+        add(sessions, bob, clock, key, kind="test")
+    items = {item.idempotency_key: item for item in claim(sessions, clock)}
+    with sessions() as db:
+        row = db.get(models.Notification, items["canceled"].id)
+        assert row is not None
+        row.status = "canceled"
+        db.commit()
+    later = clock.now() + timedelta(seconds=40)
+    results = {
+        "ok": Attempt("ok"),
+        "retry": Attempt("retry", "HTTP 503", later),
+        "permanent": Attempt("permanent", "HTTP 404"),
+        "unsent": Attempt("unsent"),
+        "canceled": Attempt("ok"),
+    }
+    with sessions() as db, db.begin():
+        statuses = notifications.record_all(
+            db, clock.now(), [(items[k].id, items[k].attempts, result) for k, result in results.items()]
+        )
+    assert statuses == ["sent", "pending", "failed", "pending", None]
+    rows = {k: get(sessions, items[k].id) for k in results}
+    assert (rows["ok"].status, rows["ok"].sent_at) == ("sent", clock.now())
+    assert (rows["retry"].status, rows["retry"].due_at, rows["retry"].last_error) == ("pending", later, "HTTP 503")
+    assert (rows["permanent"].status, rows["permanent"].last_error) == ("failed", "HTTP 404")
+    # Never attempted: as it was before the claim, due at once, the attempt not counted.
+    unsent = rows["unsent"]
+    assert (unsent.status, unsent.attempts, unsent.deadline, unsent.due_at) == ("pending", 0, None, clock.now())
+    assert rows["canceled"].status == "canceled"
+
+
+def test_a_batchs_results_take_the_same_few_statements_whatever_its_size(
+    engine: Engine, sessions: sessionmaker[Session], bob: Bob, clock: FrozenClock
+) -> None:
+    def statements_to_record(count: int) -> int:
+        for n in range(count):
+            add(sessions, bob, clock, f"size-{count}-{n}")
+        claimed = claim(sessions, clock, batch=100)
+        outcomes = [Attempt("ok"), Attempt("retry", "HTTP 503", clock.now() + timedelta(minutes=1))]
+        executed: list[str] = []
+
+        def count_statement(*args: Any) -> None:
+            executed.append(args[2])
+
+        event.listen(engine, "before_cursor_execute", count_statement)
+        try:
+            with sessions() as db, db.begin():
+                notifications.record_all(
+                    db, clock.now(), [(c.id, c.attempts, outcomes[n % 2]) for n, c in enumerate(claimed)]
+                )
+        finally:
+            event.remove(engine, "before_cursor_execute", count_statement)
+        return len(executed)
+
+    assert statements_to_record(4) == statements_to_record(40)
+
+
+def test_a_verification_codes_row_forgets_the_code_once_sent(
+    sessions: sessionmaker[Session], bob: Bob, clock: FrozenClock
+) -> None:
+    with sessions() as db:
+        user = db.get(models.User, bob.user_id)
+        method = db.get(models.ContactMethod, bob.methods["discord"])
+        assert user is not None
+        assert method is not None
+        first = notifications.send_verification_code(db, user, method, "111111", clock.now(), timedelta(minutes=15))
+        second = notifications.send_verification_code(db, user, method, "222222", clock.now(), timedelta(minutes=15))
+        db.commit()
+        assert "222222" in second.payload["title"]
+    # A newer code supersedes one not sent yet: it would only confuse.
+    superseded = get(sessions, first.id)
+    assert (superseded.status, superseded.payload) == ("canceled", notifications.SPENT_CODE)
+    [item] = claim(sessions, clock)
+    assert (item.id, item.kind) == (second.id, "verify")
+    assert record(sessions, clock, item, Attempt("ok")) == "sent"
+    sent = get(sessions, second.id)
+    assert "222222" not in str(sent.payload)
+    with sessions() as db:
+        # Unlike a test notification, a delivered code verifies nothing by itself.
+        assert db.get(models.ContactMethod, bob.methods["discord"]).verified is False  # type: ignore[union-attr]
+
+
+def test_a_failed_post_has_no_next_contact_method_and_is_noted_on_its_incident(
+    sessions: sessionmaker[Session], bob: Bob, clock: FrozenClock
+) -> None:
+    with sessions() as db:
+        channel = models.Channel(
+            name="alerts", kind="slack", address="https://hooks.slack.com/services/T/B/x", managed=False,
+            created_at=clock.now(),
+        )  # fmt: skip
+        db.add(channel)
+        db.flush()
+        incident = db.get(models.Incident, bob.incident_id)
+        assert incident is not None
+        db.add(
+            models.Notification(
+                idempotency_key="post:1:timeline:1",
+                channel_id=channel.id,
+                kind="post",
+                channel="slack",
+                status="pending",
+                due_at=clock.now(),
+                attempts=0,
+                last_error="",
+                payload={"title": "Checkout is down", "incident": incident.human_id},
+                created_at=clock.now(),
+            )
+        )
+        db.commit()
+    [item] = claim(sessions, clock)
+    assert record(sessions, clock, item, Attempt("permanent", "HTTP 404 (no_service)")) == "failed"
+    with sessions() as db:
+        assert db.scalar(select(func.count()).select_from(models.Notification)) == 1
+        [entry] = db.scalars(
+            select(models.TimelineEntry).where(
+                models.TimelineEntry.incident_id == bob.incident_id, models.TimelineEntry.kind == "note"
+            )
+        )
+    assert entry.summary == "Post to the alerts channel via slack failed: HTTP 404 (no_service)"
+    assert entry.data["team_channel"] == "alerts"

@@ -197,7 +197,7 @@ def test_an_emergency_pages_through_quiet_hours_and_says_so(
     result = run(sessions, berlin(28, 1, 30), severity="P0")
 
     [dora] = [p for p in result.pages if p.user == DORA and p.channel == "discord"]
-    assert dora.why == "named at level 2; emergency: quiet hours ignored"
+    assert dora.why == "named at level 2; emergency (P0 is an emergency severity): quiet hours ignored"
     assert f"{dora.user_local:%H:%M %Z}" == "01:35 CET"
 
 
@@ -285,3 +285,18 @@ def test_it_refuses_what_it_cannot_simulate(session: Session) -> None:
             session, service_key="api", severity="P1", at=berlin(28, 1, 30), horizon=timedelta(), public_url=PUBLIC_URL
         )
     session.rollback()
+
+
+@pytest.mark.usefixtures("personas")
+def test_an_emergency_service_pages_through_quiet_hours_at_any_severity_and_says_why(
+    sessions: sessionmaker[Session], clock: FrozenClock
+) -> None:
+    seed(sessions, clock)
+    assert "held by quiet hours" in next(p.why for p in run(sessions, berlin(28, 1, 30)).pages if p.user == DORA)
+    with sessions() as db:
+        directory.edit_service(db, SYSTEM, clock.now(), "api", emergency=True)
+        db.commit()
+    result = run(sessions, berlin(28, 1, 30), severity="P2")
+
+    [dora] = [p for p in result.pages if p.user == DORA and p.channel == "discord"]
+    assert dora.why == "named at level 2; emergency (service api is an emergency service): quiet hours ignored"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -10,7 +10,7 @@ from fastapi import Depends, Request
 from sqlalchemy import event
 from sqlalchemy.orm import Session, sessionmaker
 
-from tocsin.api.ingest import IngestWriter
+from tocsin.api.ingest import SignalWriter
 from tocsin.clock import Clock
 from tocsin.config import Settings
 from tocsin.domain.access import Scope, scope_allows
@@ -24,6 +24,8 @@ class AppState:
     settings: Settings
     clock: Clock
     sessions: sessionmaker[Session]
+    # Runs the engine's paging now (after a commit that made a page due); None without an engine.
+    wake_engine: Callable[[], None] | None = None
 
 
 def app_state(request: Request) -> AppState:
@@ -42,7 +44,7 @@ def db_session(request: Request, state: State) -> Iterator[Session]:
             # A rule, window, service or scheme changed here must reach ingestion
             # before the answer does: drop the ingest writer's configuration snapshot
             # as the change commits.
-            writer: IngestWriter = request.app.state.ingest_writer
+            writer: SignalWriter = request.app.state.ingest_writer
             event.listen(session, "after_commit", lambda _session: writer.config.invalidate())
         yield session
 

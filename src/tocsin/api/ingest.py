@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Protocol
 
 import structlog
 from sqlalchemy.orm import Session, sessionmaker
@@ -30,6 +31,28 @@ from tocsin.services.ingest_config import SnapshotCache
 from tocsin.services.integrations import IntegrationRef, find_by_key, hash_key
 
 log = structlog.get_logger(__name__)
+
+
+class _Invalidates(Protocol):
+    def invalidate(self) -> None: ...
+
+
+class SignalWriter(Protocol):
+    """What the ingest routes need: `IngestWriter` in the process, or
+    `ingest_process.RemoteWriter` handing over to the writer process."""
+
+    on_opened: Callable[[], None] | None
+
+    @property
+    def config(self) -> _Invalidates: ...
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+    async def submit(self, integration: IntegrationRef, signals: Sequence[Signal]) -> list[alerts.Outcome]: ...
+
+    async def record_change(self, integration: IntegrationRef, event: pagerduty.ChangeEvent, body: bytes) -> None: ...
 
 
 @dataclass
@@ -53,6 +76,9 @@ class IngestWriter:
         # Called after a commit that declared an incident: wakes the engine, so the
         # first page goes out now rather than at the engine's next interval.
         self.on_opened: Callable[[], None] | None = None
+        # Called once a batch's futures are all done (the writer process answers its
+        # workers once per batch, not once per request).
+        self.after_batch: Callable[[], None] | None = None
         # The incident each (service, group) slot joined last; used by the writer thread only.
         self._hints: dict[tuple[int, str], tuple[int, datetime]] = {}
         # The app's lifespan can be entered more than once (a test client and a
@@ -100,9 +126,22 @@ class IngestWriter:
         await run_in_threadpool(write)
 
     async def submit(self, integration: IntegrationRef, signals: Sequence[Signal]) -> list[alerts.Outcome]:
+        return await asyncio.wrap_future(self.enqueue(integration, signals))
+
+    def enqueue(
+        self,
+        integration: IntegrationRef,
+        signals: Sequence[Signal],
+        on_done: Callable[[Future[list[alerts.Outcome]]], None] | None = None,
+    ) -> Future[list[alerts.Outcome]]:
+        """Queue signals for the next batch; the future is done once they are committed.
+        `on_done` runs on the writer thread as it is (attached before the work is queued,
+        so it cannot miss it), before the batch's `after_batch`."""
         work = _Work(integration, signals)
+        if on_done is not None:
+            work.done.add_done_callback(on_done)
         self._queue.put(work)
-        return await asyncio.wrap_future(work.done)
+        return work.done
 
     def _run(self) -> None:
         while True:
@@ -141,6 +180,8 @@ class IngestWriter:
             log.warning("ingest batch failed; retrying its requests one by one", requests=len(batch))
             for work in batch:
                 self._commit_one(work)
+            if self.after_batch is not None:
+                self.after_batch()
             return
         if len(self._hints) > 10_000:  # one per (service, group key): bounded, not a leak
             self._hints.clear()
@@ -149,6 +190,8 @@ class IngestWriter:
         for work, outcomes in zip(batch, results, strict=True):
             INGEST_SIGNALS.inc(len(work.signals))
             work.done.set_result(outcomes)
+        if self.after_batch is not None:
+            self.after_batch()
 
     def _commit_one(self, work: _Work) -> None:
         try:

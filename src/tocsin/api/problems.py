@@ -15,6 +15,7 @@ from tocsin.errors import (
     NotFound,
     TocsinError,
     Unauthenticated,
+    Unavailable,
     ValidationFailed,
 )
 
@@ -26,6 +27,7 @@ _STATUS: list[tuple[type[TocsinError], int]] = [
     (ValidationFailed, 422),
     (Unauthenticated, 401),
     (Forbidden, 403),
+    (Unavailable, 503),
 ]
 
 
@@ -53,7 +55,10 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(TocsinError)
     async def _tocsin_error(_request: Request, exc: TocsinError) -> JSONResponse:
         errors = [{"field": exc.field, "message": exc.message}] if exc.field else None
-        return problem(status_for(exc), exc.title, exc.message, field=exc.field, errors=errors)
+        response = problem(status_for(exc), exc.title, exc.message, field=exc.field, errors=errors)
+        if isinstance(exc, Unavailable):
+            response.headers["Retry-After"] = "1"
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:

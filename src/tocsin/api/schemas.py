@@ -211,11 +211,23 @@ class TeamOut(BaseModel):
         )
 
 
+_EMERGENCY = "Pages for an incident on this service ignore quiet hours, whatever its severity"
+
+
 class CreateService(Body):
     key: str = Field(min_length=1, max_length=100)
     name: str = Field(default="", max_length=200)
     description: str = Field(default="", max_length=10_000)
     team: str | None = None
+    emergency: bool = Field(default=False, description=_EMERGENCY)
+
+
+class EditService(Body):
+    """Fields left out stay as they are."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    description: str | None = Field(default=None, max_length=10_000)
+    emergency: bool | None = Field(default=None, description=_EMERGENCY)
 
 
 class ServiceOut(BaseModel):
@@ -224,6 +236,7 @@ class ServiceOut(BaseModel):
     name: str
     description: str
     team: str | None
+    emergency: bool = Field(description=_EMERGENCY)
     archived: bool
 
     @classmethod
@@ -234,6 +247,7 @@ class ServiceOut(BaseModel):
             name=service.name,
             description=service.description,
             team=service.team.key if service.team else None,
+            emergency=service.emergency,
             archived=service.archived_at is not None,
         )
 
@@ -246,6 +260,7 @@ class LevelOut(BaseModel):
     resolve_within_s: int | None
     update_every_s: int | None
     watch_after_fix_s: int | None
+    emergency: bool = Field(description="Pages for an incident at this level ignore quiet hours")
 
 
 class SchemeOut(BaseModel):
@@ -267,6 +282,7 @@ class SchemeOut(BaseModel):
                     resolve_within_s=lv.resolve_within_s,
                     update_every_s=lv.update_every_s,
                     watch_after_fix_s=lv.watch_after_fix_s,
+                    emergency=lv.emergency,
                 )
                 for lv in scheme.levels
             ],
@@ -546,6 +562,18 @@ class CreateContactMethod(Body):
     mention: str | None = Field(default=None, max_length=100, description="Discord or Slack user id to @-mention")
     high_urgency: bool = Field(default=False, description="Can wake someone: a call, an SMS, a push with sound")
     verified: bool = False
+    signing_secret: str | None = Field(
+        default=None,
+        min_length=16,
+        max_length=256,
+        description="Webhook methods: the key of each message's X-Tocsin-Signature (HMAC-SHA256); never shown again",
+    )
+
+
+class SigningSecretIn(Body):
+    signing_secret: str | None = Field(
+        min_length=16, max_length=256, description="The new key of the X-Tocsin-Signature; null stops signing"
+    )
 
 
 class ContactMethodOut(BaseModel):
@@ -557,7 +585,19 @@ class ContactMethodOut(BaseModel):
     mention: str | None
     verified: bool
     high_urgency: bool
+    signed: bool = Field(description="Whether messages carry an X-Tocsin-Signature; the secret is never shown")
     created_at: datetime
+
+
+class VerificationOut(BaseModel):
+    contact_method: str
+    notification: int = Field(description="The notification carrying the code: GET /api/v1/notifications?ids=…")
+    status: str = Field(description="The notification's status: pending until the engine sends it")
+    expires_at: datetime
+
+
+class VerificationCodeIn(Body):
+    code: str = Field(min_length=6, max_length=12, description="The 6-digit code the contact method received")
 
 
 class CreateNotificationRule(Body):

@@ -8,11 +8,12 @@ makes one attempt and says whether a retry can help; the engine owns the
 notification row, the attempts and the schedule (`result.backoff`). Nothing
 here touches the database: the engine calls these after its transaction is
 committed, from a worker thread, so everything is synchronous and bounded by
-a short timeout.
+a short timeout. `Clients` keeps HTTP connections open between sends.
 """
 
 from tocsin.channels.message import Message, MessageKind
-from tocsin.channels.registry import send
+from tocsin.channels.posting import Clients
+from tocsin.channels.registry import HTTP_KINDS, send
 from tocsin.channels.result import DeliveryResult, Outcome, backoff
 
-__all__ = ["DeliveryResult", "Message", "MessageKind", "Outcome", "backoff", "send"]
+__all__ = ["HTTP_KINDS", "Clients", "DeliveryResult", "Message", "MessageKind", "Outcome", "backoff", "send"]

@@ -29,6 +29,8 @@ _NOTIFY_TYPES = {
     MessageKind.HANDOFF: "info",
     MessageKind.REMINDER: "warning",
     MessageKind.TEST: "info",
+    MessageKind.VERIFY: "info",
+    MessageKind.POST: "warning",
 }
 
 _plugins_loaded = threading.Event()

@@ -10,9 +10,11 @@
     }
 
 `allowed_mentions.parse` is always empty: alert text saying "@everyone" must
-not ping a whole server. Discord answers 204 (or 200 with `?wait=true`); a
-429 carries `retry_after` (seconds, float) in its JSON body as well as the
-Retry-After header; 404 `Unknown Webhook` means the webhook was deleted.
+not ping a whole server. A team channel's mention can be a role (`&<role id>`):
+then the content starts `<@&role id>` and `allowed_mentions.roles` lists it.
+Discord answers 204 (or 200 with `?wait=true`); a 429 carries `retry_after`
+(seconds, float) in its JSON body as well as the Retry-After header; 404
+`Unknown Webhook` means the webhook was deleted.
 """
 
 from __future__ import annotations
@@ -40,7 +42,10 @@ def send(
 
 def payload(message: Message) -> dict[str, Any]:
     body: dict[str, Any] = {"embeds": [_embed(message)]}
-    if message.mention:
+    if role := message.role_mention:
+        body["content"] = _clip(f"<@&{role}> {message.headline}", _CONTENT)
+        body["allowed_mentions"] = {"parse": [], "roles": [role]}
+    elif message.mention:
         body["content"] = _clip(f"<@{message.mention}> {message.headline}", _CONTENT)
         body["allowed_mentions"] = {"parse": [], "users": [message.mention]}
     else:

@@ -17,6 +17,8 @@ class MessageKind(StrEnum):
     HANDOFF = "handoff"
     REMINDER = "reminder"
     TEST = "test"
+    VERIFY = "verify"  # a verification code for a contact method
+    POST = "post"  # a post to a team channel (#alerts, #deploys …)
 
 
 _KINDS = tuple(kind.value for kind in MessageKind)
@@ -30,6 +32,8 @@ KIND_LABELS: dict[MessageKind, str] = {
     MessageKind.HANDOFF: "Hand-off",
     MessageKind.REMINDER: "Reminder",
     MessageKind.TEST: "Test",
+    MessageKind.VERIFY: "Verification",
+    MessageKind.POST: "",
 }
 
 # By severity rank (0 is the worst); ranks past the list share the last colour.
@@ -38,6 +42,7 @@ _RESOLVED, _NEUTRAL = 0x2EB67D, 0x95A5A6
 
 # The key travels in HTTP and mail headers: no spaces, no line breaks, nothing a proxy rewrites.
 _KEY_RE = re.compile(r"[A-Za-z0-9._:@/+=-]{1,200}")
+_MENTION_RE = re.compile(r"&?[A-Za-z0-9]{1,64}")
 
 
 @dataclass(frozen=True)
@@ -47,7 +52,9 @@ class Message:
     `idempotency_key` is the same on every attempt of one notification (the
     generic webhook's `X-Tocsin-Delivery`, the e-mail's `Message-ID`), so a
     receiver that saw the first attempt succeed can drop a retry.
-    `mention` is the Discord user id or Slack member id of the person paged.
+    `mention` is the Discord user id or Slack member id of the person paged,
+    or, for a team channel, `&` and a Discord role id or Slack user group id
+    (`&S0614TZR7`): a group, not a person (see `role_mention`).
     `ack_url` is a signed single-use link; channels show it as a button or link.
     `severity_rank` is the level's rank in its scheme (0 is the most severe);
     channels colour by it, so any scheme works.
@@ -84,9 +91,19 @@ class Message:
             # Rendered as links and buttons (and an href in HTML mail): a javascript: URL must never get there.
             if link is not None and not re.fullmatch(r"https?://[^\s<>\"]+", link, re.IGNORECASE):
                 raise ValueError(f"{name}: an absolute http:// or https:// URL without spaces")
-        if self.mention is not None and not re.fullmatch(r"[A-Za-z0-9]{1,64}", self.mention):
+        if self.mention is not None and not _MENTION_RE.fullmatch(self.mention):
             # It is pasted into `<@…>`: anything else could break out of the mention syntax.
-            raise ValueError("mention: a Discord user id or Slack member id (letters and digits)")
+            raise ValueError(
+                "mention: a Discord user id or Slack member id (letters and digits), "
+                "or & and a Discord role id or Slack user group id"
+            )
+
+    @property
+    def role_mention(self) -> str | None:
+        """The role or user group id when `mention` names one (`&…`), else None."""
+        if self.mention is not None and self.mention.startswith("&"):
+            return self.mention[1:]
+        return None
 
     @property
     def headline(self) -> str:

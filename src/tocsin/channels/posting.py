@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import functools
 import json
+import socket
 import ssl
+import threading
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -33,6 +35,43 @@ DEFAULT_TIMEOUT = 10.0
 USER_AGENT = f"Tocsin/{tocsin.__version__}"
 
 _RETRYABLE_4XX = frozenset({408, 425, 429})
+_NO_DELAY = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
+
+
+class Clients:
+    """Long-lived HTTP clients, one per channel kind, so a sender reuses its keep-alive
+    connections to each host (httpx pools them per host) from one notification to the
+    next instead of paying a TCP and TLS handshake for every message.
+
+    `connections` bounds each client's connections per host and should match the number of
+    threads sending at once: a thread that waits for a free connection uses up its timeout.
+    Thread-safe. `close()` ends every connection; a closed pool opens new clients on demand.
+    """
+
+    def __init__(self, *, connections: int = 16, keepalive_s: float = 30.0) -> None:
+        self._limits = httpx.Limits(
+            max_connections=connections, max_keepalive_connections=connections, keepalive_expiry=keepalive_s
+        )
+        self._clients: dict[str, httpx.Client] = {}
+        self._lock = threading.Lock()
+
+    def get(self, kind: str) -> httpx.Client:
+        with self._lock:
+            client = self._clients.get(kind)
+            if client is None:
+                # httpcore writes a request's headers and body in two sends; with Nagle's algorithm
+                # the body would wait for the peer's (possibly delayed) ACK of the headers.
+                transport = httpx.HTTPTransport(verify=_tls(), limits=self._limits, socket_options=_NO_DELAY)
+                # Redirects stay unfollowed (`classify` fails them): a webhook that moved must be fixed.
+                client = httpx.Client(transport=transport, follow_redirects=False)
+                self._clients[kind] = client
+            return client
+
+    def close(self) -> None:
+        with self._lock:
+            clients, self._clients = list(self._clients.values()), {}
+        for client in clients:
+            client.close()
 
 
 def encode(body: Mapping[str, Any]) -> bytes:

@@ -23,6 +23,9 @@ from tocsin.domain.notify import ContactKind
 
 log = structlog.get_logger(__name__)
 
+# The kinds that POST over HTTP, so a caller passes them a `client` (`posting.Clients`).
+HTTP_KINDS = frozenset({ContactKind.DISCORD.value, ContactKind.SLACK.value, ContactKind.WEBHOOK.value})
+
 
 def send(
     kind: ContactKind | str,

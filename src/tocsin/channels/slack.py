@@ -15,6 +15,9 @@
       ]
     }
 
+A team channel's mention can be a user group (`&<group id>`), written
+`<!subteam^S0614TZR7>`.
+
 Slack answers 200 `ok`, or a 4xx whose plain-text body names the problem
 (`invalid_payload`, `no_text`, `invalid_token`, `action_prohibited`,
 `channel_not_found`, `no_service` when the webhook was revoked,
@@ -45,7 +48,10 @@ def send(
 
 
 def payload(message: Message) -> dict[str, Any]:
-    mention = f"<@{message.mention}>" if message.mention else ""
+    if role := message.role_mention:
+        mention = f"<!subteam^{role}>"
+    else:
+        mention = f"<@{message.mention}>" if message.mention else ""
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": _clip(message.headline, _HEADER), "emoji": False}}
     ]

@@ -1,5 +1,9 @@
 """The generic webhook: a documented JSON body, signed with the channel's secret.
 
+"The channel's secret" is the `signing_secret` of the team channel or of the
+user's contact method the notification goes to; docs/webhooks.md is the
+receivers' copy of this contract.
+
 Request
 -------
 
@@ -19,7 +23,7 @@ Body (UTF-8 JSON; keys may be added in later versions, so ignore unknown keys)
       "delivery": "ntf_01J…",             string, as X-Tocsin-Delivery
       "sent_at": 1795424400,              integer, unix seconds, as X-Tocsin-Timestamp
       "kind": "page",                     "page" | "acknowledged" | "incident_update" | "resolved" |
-                                          "handoff" | "reminder" | "test"
+                                          "handoff" | "reminder" | "test" | "verify" | "post"
       "headline": "[P1] INC-2026-11-23-001 Checkout is down",
       "title": "Checkout is down",
       "text": "5xx ratio 12% over 5m",    string, may be empty

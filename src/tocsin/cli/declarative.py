@@ -87,6 +87,7 @@ def validate(file: FileOption = Path("tocsin.yaml")) -> None:
             len(document.escalation_policies) if document.escalation_policies is not None else None,
             "escalation policy",
         ),
+        (len(document.channels) if document.channels is not None else None, "channel"),
     ]
     declared = ", ".join(_count(n, what) for n, what in counts if n is not None)
     out = _out()

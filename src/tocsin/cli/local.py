@@ -7,6 +7,7 @@ The server, SQLAlchemy and Alembic are imported inside the commands: every
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from typing import Annotated
 
@@ -44,7 +45,8 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Address to listen on (TOCSIN_HOST)")] = None,
     port: Annotated[int | None, typer.Option(help="Port (TOCSIN_PORT)")] = None,
     workers: Annotated[
-        int | None, typer.Option(help="Server processes (TOCSIN_WORKERS); more than one needs PostgreSQL")
+        int | None,
+        typer.Option(help="HTTP server processes (TOCSIN_WORKERS); on SQLite, more than one adds a writer process"),
     ] = None,
 ) -> None:
     """Run the API server and the engine."""
@@ -63,11 +65,7 @@ def serve(
         raise fail(f"TOCSIN_WORKERS (or --workers) must be 1 or more, not {workers}")
     clock = clock_from_env(dict(os.environ))
     engine = make_engine(settings.database_url)
-    if workers > 1 and is_sqlite(engine):
-        raise fail(
-            f"TOCSIN_WORKERS={workers} (or --workers {workers}) needs PostgreSQL: a SQLite database must have "
-            "exactly one writing process. Set TOCSIN_WORKERS=1, or TOCSIN_DATABASE_URL to a PostgreSQL database."
-        )
+    one_writer = workers > 1 and is_sqlite(engine)
     if migrations.pending(engine):
         raise fail("the database schema is not up to date: run `tocsin migrate` first")
     # First start happens here, once, before any worker runs.
@@ -93,15 +91,88 @@ def serve(
     # Each worker builds its own app from the environment (tocsin.app.from_env):
     # it must see the worker count this process settled on.
     os.environ["TOCSIN_WORKERS"] = str(workers)
-    uvicorn.run(
-        "tocsin.app:from_env",
-        factory=True,
-        host=host or settings.host,
-        port=port or settings.port,
-        workers=workers,
-        log_config=None,
-        access_log=False,
-    )
+    writer = WriterProcess() if one_writer else None
+    try:
+        if writer is not None:
+            # Set before uvicorn spawns the workers, which read it in tocsin.app.from_env.
+            os.environ["TOCSIN_INGEST_SOCKET"] = writer.start()
+        uvicorn.run(
+            "tocsin.app:from_env",
+            factory=True,
+            host=host or settings.host,
+            port=port or settings.port,
+            workers=workers,
+            log_config=None,
+            access_log=False,
+        )
+    finally:
+        if writer is not None:
+            writer.stop()
+
+
+class WriterProcess:
+    """The ingest writer process beside SQLite HTTP workers (tocsin.api.ingest_process),
+    started again if it dies: the workers answer 503 until it is back."""
+
+    def __init__(self) -> None:
+        import tempfile
+        import threading
+
+        # Only this user may open the directory: the socket carries pickles.
+        self.directory = tempfile.mkdtemp(prefix="tocsin-")
+        self.path = os.path.join(self.directory, "ingest.sock")
+        self._process: subprocess.Popen[bytes] | None = None
+        self._stopping = threading.Event()
+        self._watch = threading.Thread(target=self._keep_running, name="tocsin-writer-watch", daemon=True)
+
+    def start(self) -> str:
+        self._spawn()
+        self._watch.start()
+        return self.path
+
+    def _spawn(self) -> None:
+        import time
+
+        if os.path.exists(self.path):
+            os.unlink(self.path)
+        self._process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            [sys.executable, "-m", "tocsin", "ingest-writer", "--socket", self.path]
+        )
+        deadline = time.monotonic() + 30
+        while not os.path.exists(self.path):
+            if self._process.poll() is not None or time.monotonic() > deadline:
+                raise fail("the ingest writer process did not start; see its log above")
+            time.sleep(0.02)
+
+    def _keep_running(self) -> None:
+        while not self._stopping.is_set():
+            process = self._process
+            if process is not None and process.poll() is not None and not self._stopping.is_set():
+                err.print(f"[yellow]ingest writer exited ({process.returncode}); starting it again[/yellow]")
+                self._spawn()
+            self._stopping.wait(0.5)
+
+    def stop(self) -> None:
+        import shutil
+
+        self._stopping.set()
+        if self._process is not None and self._process.poll() is None:
+            # SIGTERM: it commits what is queued and stops its engine after the cycle in progress.
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=40)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def ingest_writer(
+    socket: Annotated[str, typer.Option(help="Unix socket to serve the HTTP workers on")],
+) -> None:
+    """Internal: the ingest writer process `tocsin serve --workers N` starts on SQLite."""
+    from tocsin.app import writer_main
+
+    writer_main(socket)
 
 
 token_app = typer.Typer(help="API tokens (local: works on the database directly).", no_args_is_help=True)

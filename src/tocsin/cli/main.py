@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from tocsin import __version__
-from tocsin.cli import alerting, calendars, declarative, local, notify, paging, remote, simulate
+from tocsin.cli import alerting, calendars, channels, contacts, declarative, local, notify, paging, remote, simulate
 
 app = typer.Typer(
     name="tocsin",
@@ -16,14 +16,17 @@ app = typer.Typer(
 )
 app.command()(local.serve)
 app.command()(local.migrate)
+app.command("ingest-writer", hidden=True)(local.ingest_writer)
 app.add_typer(local.token_app, name="token")
 declarative.register(app)
 remote.register(app)
 alerting.register(app)
 paging.register(app)
 notify.register(app)
+contacts.register(app)
 simulate.register(app)
 calendars.register(app)
+channels.register(app)
 
 
 @app.command()

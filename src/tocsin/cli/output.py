@@ -194,10 +194,17 @@ def timeline_table(ref: str, entries: list[Json]) -> None:
 
 
 def services_table(services: list[Json]) -> None:
-    grid = table("Service", "Name", "Team", "Description")
+    grid = table("Service", "Name", "Team", "Emergency", "Description")
     for service in services:
         name = service["name"] + (" (archived)" if service["archived"] else "")
-        grid.add_row(service["key"], escape(name), escape(service["team"] or NONE), escape(service["description"]))
+        grid.add_row(
+            service["key"],
+            escape(name),
+            escape(service["team"] or NONE),
+            # Older servers do not send the flag.
+            "yes" if service.get("emergency") else "no",
+            escape(service["description"]),
+        )
     console().print(grid if services else "No services yet; add one with `tocsin service create KEY`.")
 
 
@@ -226,7 +233,9 @@ def severities_table(schemes: list[Json]) -> None:
     for scheme in schemes:
         active = " (active)" if scheme["active"] else ""
         out.print(f"[bold]Scheme {escape(scheme['name'])}[/bold]{active}")
-        grid = table("Level", "Ack within", "Resolve within", "Update every", "Watch after fix", "Description")
+        grid = table(
+            "Level", "Ack within", "Resolve within", "Update every", "Watch after fix", "Emergency", "Description"
+        )
         for level in scheme["levels"]:
             grid.add_row(
                 escape(level["name"]),
@@ -234,6 +243,8 @@ def severities_table(schemes: list[Json]) -> None:
                 duration(level["resolve_within_s"]),
                 duration(level["update_every_s"]),
                 duration(level["watch_after_fix_s"]),
+                # An emergency pages through quiet hours; older servers do not send the flag.
+                "yes" if level.get("emergency") else "no",
                 escape(level["description"]),
             )
         out.print(grid)

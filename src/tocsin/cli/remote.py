@@ -321,6 +321,9 @@ def timeline(ref: Ref, as_json: AsJson = False) -> None:
 # ---- directory -------------------------------------------------------------
 
 
+_EMERGENCY_HELP = "Pages for its incidents ignore quiet hours, whatever the severity"
+
+
 @service_app.command("list")
 def list_services(as_json: AsJson = False) -> None:
     """List services."""
@@ -333,14 +336,32 @@ def create_service(
     name: Annotated[str, typer.Option(help="Display name")] = "",
     description: Annotated[str, typer.Option(help="What it is, for responders")] = "",
     team: Annotated[str | None, typer.Option(help="Key of the owning team")] = None,
+    emergency: Annotated[bool, typer.Option(help=_EMERGENCY_HELP)] = False,
     as_json: AsJson = False,
 ) -> None:
     """Create a service."""
+    body: Json = {"key": key, "name": name, "description": description, "team": team, "emergency": emergency}
     with _server() as api:
-        service: Json = api.post(
-            "/api/v1/services", {"key": key, "name": name, "description": description, "team": team}
-        )
+        service: Json = api.post("/api/v1/services", body)
     _moved(service, as_json, f"Created service {service['key']}.")
+
+
+@service_app.command("edit")
+def edit_service(
+    key: Annotated[str, typer.Argument(help="The service's key")],
+    name: Annotated[str | None, typer.Option(help="Display name")] = None,
+    description: Annotated[str | None, typer.Option(help="What it is, for responders")] = None,
+    emergency: Annotated[bool | None, typer.Option("--emergency/--no-emergency", help=_EMERGENCY_HELP)] = None,
+    as_json: AsJson = False,
+) -> None:
+    """Change a service's name, description or emergency flag."""
+    body: Json = {"name": name, "description": description, "emergency": emergency}
+    body = {k: v for k, v in body.items() if v is not None}
+    if not body:
+        raise _fail("nothing to change: give --name, --description or --emergency/--no-emergency", EXIT_CONFIG)
+    with _server() as api:
+        service: Json = api.patch(f"/api/v1/services/{segment(key)}", body)
+    _moved(service, as_json, f"Updated service {service['key']}.")
 
 
 @team_app.command("list")

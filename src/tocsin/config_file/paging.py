@@ -9,7 +9,9 @@ the services use (`tocsin.domain.schedules`, `escalation`, `notify`), so
 `tocsin validate` reports a bad rotation with the domain's own words on the
 line of the field. A contact address can be a secret (a webhook URL is a
 credential): `address_env` names the environment variable `tocsin apply`
-reads it from, and the plan never shows it in full.
+reads it from, and the plan never shows it in full. A webhook method's
+`signing_secret_env` names the variable holding the key of its
+X-Tocsin-Signature; the plan only says whether it changes.
 """
 
 from __future__ import annotations
@@ -187,6 +189,8 @@ class ContactMethod(_Spec):
     address_env: EnvName | None = None
     mention: Annotated[str, Field(max_length=100)] | None = None
     high_urgency: bool = False
+    # Webhook methods: the variable holding the key that signs each message (X-Tocsin-Signature).
+    signing_secret_env: EnvName | None = None
 
 
 class NotificationRule(_Spec):
@@ -317,6 +321,13 @@ def check_reachability(base: Path, methods: Sequence[ContactMethod], rules: Sequ
         if method.name in seen:
             issues.append(Issue((*where, "name"), f"contact method {method.name!r} is declared twice"))
         seen.setdefault(method.name, index)
+        if method.signing_secret_env is not None and method.kind != "webhook":
+            issues.append(
+                Issue(
+                    (*where, "signing_secret_env"),
+                    f"only webhook contact methods sign their messages, not {method.kind}",
+                )
+            )
         if (method.address is None) == (method.address_env is None):
             issues.append(Issue(where, "give address or address_env (an environment variable), one of them"))
             continue

@@ -22,7 +22,8 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 from pydantic import AfterValidator, BaseModel, Field, ValidationError, field_validator
 from pydantic_core import ErrorDetails
 
-from tocsin.config_file import paging
+from tocsin.config_file import channels, paging
+from tocsin.config_file.channels import Channel
 from tocsin.config_file.errors import InvalidConfig, Issue, Path, format_path
 from tocsin.config_file.fields import (
     AutoResolve,
@@ -57,6 +58,9 @@ class Level(_Spec):
     resolve_within: Duration | None = None
     update_every: Duration | None = None
     watch_after_fix: Duration | None = None
+    # Pages for an incident at this level ignore quiet hours. Left out: only the most severe
+    # level (the first) is an emergency, as in the shipped schemes.
+    emergency: bool | None = None
 
 
 class Scheme(_Spec):
@@ -104,6 +108,8 @@ class Service(_Spec):
     team: Key | None = None
     # Left out: left as it is; `null`: no policy (nobody is paged).
     escalation_policy: Key | None = None
+    # Pages for an incident on this service ignore quiet hours, whatever its severity.
+    emergency: bool = False
 
 
 class IntegrationSettings(_Spec):
@@ -174,6 +180,7 @@ class Document(_Spec):
     maintenance_windows: list[MaintenanceWindow] | None = None
     schedules: list[Schedule] | None = None
     escalation_policies: list[EscalationPolicy] | None = None
+    channels: list[Channel] | None = None
 
     @field_validator("*", mode="before")
     @classmethod
@@ -317,6 +324,10 @@ def check(document: Document) -> list[Issue]:
         levels = _declared_levels(document)
         for index, policy in enumerate(document.escalation_policies):
             issues += paging.check_policy(("escalation_policies", index), policy, levels)
+    if document.channels is not None:
+        issues += _duplicates(("channels",), "name", [channel.name for channel in document.channels], "channel")
+        for index, channel in enumerate(document.channels):
+            issues += channels.check_channel(("channels", index), channel)
     return issues
 
 
@@ -433,6 +444,7 @@ def references(document: Document) -> list[Reference]:
         *_references(document, users, teams, schemes),
         *_alerting_references(document),
         *_paging_references(document, users, teams),
+        *_channel_references(document),
     ]
 
 
@@ -483,6 +495,12 @@ def _alerting_references(document: Document) -> Iterator[Reference]:
     for index, window in enumerate(document.maintenance_windows or ()):
         if window.service is not None:
             yield service(("maintenance_windows", index, "service"), window.service)
+
+
+def _channel_references(document: Document) -> Iterator[Reference]:
+    services = {service.key for service in document.services or ()}
+    for path, kind, key, declared in channels.references(document.channels or (), services, _declared_levels(document)):
+        yield Reference(path, kind, key, declared)
 
 
 def _paging_references(document: Document, users: set[str], teams: set[str]) -> Iterator[Reference]:

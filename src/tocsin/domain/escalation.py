@@ -22,6 +22,10 @@ The rules for stopping, in one place:
 - An acknowledgement that is released (by hand or by an ack timeout) does not
   resume the old timetable: `reescalate()` starts a new one from the first
   level at that instant, with all its rounds.
+
+A running escalation whose plan changes — the incident's severity changed, or
+its policy was edited or replaced — goes on from where it is (`follow()`):
+see docs/escalations.md for the rule in words.
 """
 
 from __future__ import annotations
@@ -271,6 +275,55 @@ def escalate_past(plan: Plan, step: Step, now: datetime) -> Plan:
     if plan.steps[index].due_at > now:
         raise ValueError(f"step: round {step.round} level {step.level} is not due until {plan.steps[index].due_at}")
     return _pull_forward(plan, index + 1, now)
+
+
+def resume(plan: Plan, next_step: int, next_due_at: datetime) -> Plan | None:
+    """The plan as an escalation stands when its step `next_step` is due at `next_due_at`:
+    the steps from there on keep the plan's spacing from that instant (`escalate_now` and
+    `escalate_past` pull them forward together). None when `next_step` is past the end."""
+    if next_step >= len(plan.steps):
+        return None
+    shift = plan.steps[next_step].due_at - _utc(next_due_at, "next_due_at")
+    if not shift:
+        return plan
+    head, tail = plan.steps[:next_step], plan.steps[next_step:]
+    return replace(plan, steps=head + tuple(replace(s, due_at=s.due_at - shift) for s in tail))
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where a running escalation stands: the index of its next step in its plan, and when it is due."""
+
+    next_step: int
+    next_due_at: datetime  # UTC
+
+
+def follow(old: Plan, new: Plan, next_step: int, next_due_at: datetime, now: datetime) -> Position | None:
+    """Where an escalation at step `next_step` of `old` (due at `next_due_at`) goes on in `new`,
+    the plan it has now: the incident's severity changed, or its policy was edited or replaced.
+    None when `new` has nothing left to page from there. Both plans start at the same instant.
+
+    - Where: the step that was next, by round and level, or the first one after it when the
+      new policy has no such level. Levels already paged in this round are not paged again.
+    - When: the wait for the next step counts from when the step before it was paged, at the
+      new plan's spacing (all at once: no wait). A wait already over makes the step due now,
+      not in the past, so a shorter spacing pages one more level now, not several at once.
+      The first step, not yet paged, keeps its due time.
+    """
+    now = _utc(now, "now")
+    next_due_at = _utc(next_due_at, "next_due_at")
+    if next_step >= len(old.steps):
+        return None
+    current = old.steps[next_step]
+    at = (current.round, current.level)
+    index = next((i for i, step in enumerate(new.steps) if (step.round, step.level) >= at), None)
+    if index is None:
+        return None
+    if next_step == 0 or index == 0:
+        return Position(index, next_due_at)
+    paged_at = next_due_at - (current.due_at - old.steps[next_step - 1].due_at)
+    wait = new.steps[index].due_at - new.steps[index - 1].due_at
+    return Position(index, max(now, paged_at + wait))
 
 
 def _pull_forward(plan: Plan, index: int, now: datetime) -> Plan:

@@ -11,7 +11,9 @@ Quiet hours are decided once, at the instant the page starts, on the user's
 local wall clock. A user in quiet hours gets nothing from this page, and a
 user outside them gets every rule, even one whose delay reaches into the
 window: half-paging someone would hide the page from the escalation without
-reaching anyone. An emergency (severity or service) ignores quiet hours.
+reaching anyone. An emergency ignores quiet hours: a page is one when the
+incident's severity level is marked emergency or any of the incident's
+services is (`emergency()`, the one rule the engine and the simulator share).
 
 A quiet window belongs to the local date it opens on, so "22:00-07:00 on
 Mondays" holds Monday 22:00 to Tuesday 07:00. Each night is the half-open
@@ -206,6 +208,22 @@ def deliveries(
     planned.sort(key=lambda delivery: delivery.due_at)  # stable: ties keep rule order
     outcome = Outcome.PAGE if planned else Outcome.UNREACHABLE
     return Decision(outcome, tuple(planned), quiet_hours_ignored=window is not None, skipped=tuple(skipped))
+
+
+def emergency(severity: str, severity_is_emergency: bool, emergency_services: Sequence[str]) -> str | None:
+    """Why pages for an incident ignore quiet hours, or None when they do not.
+
+    `emergency_services` are the keys of the incident's services marked
+    emergency. A severity that pages nobody (record only) is not changed by
+    this: an emergency decides how a page is delivered, not whether there is one.
+    """
+    if severity_is_emergency:
+        return f"{severity} is an emergency severity"
+    if len(emergency_services) == 1:
+        return f"service {emergency_services[0]} is an emergency service"
+    if emergency_services:
+        return f"services {', '.join(sorted(emergency_services))} are emergency services"
+    return None
 
 
 Span = tuple[datetime, datetime]  # [start, end)

@@ -22,6 +22,8 @@ class SeverityLevel:
     rank: int  # 0 is the most severe
     description: str
     policy: SeverityPolicy
+    # Pages for an emergency severity ignore quiet hours (see `tocsin.domain.notify`).
+    emergency: bool = False
 
 
 @dataclass(frozen=True)
@@ -41,22 +43,32 @@ def _minutes(value: int | None) -> timedelta | None:
 
 
 def _level(
-    name: str, rank: int, description: str, ack: int | None, resolve: int | None, update: int | None, watch: int | None
+    name: str,
+    rank: int,
+    description: str,
+    ack: int | None,
+    resolve: int | None,
+    update: int | None,
+    watch: int | None,
+    *,
+    emergency: bool = False,
 ) -> SeverityLevel:
     return SeverityLevel(
         name=name,
         rank=rank,
         description=description,
         policy=SeverityPolicy(_minutes(ack), _minutes(resolve), _minutes(update), _minutes(watch)),
+        emergency=emergency,
     )
 
 
 # The targets the issue and common runbooks give; both schemes are editable in
-# the database and through config as code.
+# the database and through config as code. The most severe level of each is an
+# emergency: a full outage wakes the on-call person through quiet hours.
 P_SCHEME = SeverityScheme(
     name="P",
     levels=(
-        _level("P0", 0, "Critical: full outage or data loss", 5, 60, 15, 120),
+        _level("P0", 0, "Critical: full outage or data loss", 5, 60, 15, 120, emergency=True),
         _level("P1", 1, "High: major feature broken for many users", 15, 240, 30, 60),
         _level("P2", 2, "Medium: degraded, workaround exists", 60, 24 * 60, 60, 30),
         _level("P3", 3, "Low: minor, no customer impact", 4 * 60, 72 * 60, None, None),
@@ -66,7 +78,7 @@ P_SCHEME = SeverityScheme(
 SEV_SCHEME = SeverityScheme(
     name="SEV",
     levels=(
-        _level("SEV1", 0, "Critical: outage or data loss", 5, 60, 15, 120),
+        _level("SEV1", 0, "Critical: outage or data loss", 5, 60, 15, 120, emergency=True),
         _level("SEV2", 1, "Major: significant degradation", 15, 240, 30, 60),
         _level("SEV3", 2, "Minor: limited impact", 60, 24 * 60, 60, 30),
     ),

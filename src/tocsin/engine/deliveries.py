@@ -1,8 +1,12 @@
 """Engine module: deliver due notifications, with no database transaction open while sending.
 
     transaction 1   claim a batch (pending and due, or a crashed sender's) → commit
-    no transaction  send each through its channel, a few at a time
-    transaction 2   record each result (sent, retry later, failed + next contact method) → commit
+    no transaction  send them through their channels, `workers` at a time, over kept-alive connections
+    transaction 2   record the batch's results (sent, retry later, failed + next contact method) → commit
+
+While a full batch is on the wire, the next one is claimed (its own short
+transaction), so the workers never wait for the database; no transaction ever
+waits for a send.
 
 A page that waits on a slow webhook must not hold a lock others need (on
 SQLite, the only write lock), so this module manages its own transactions
@@ -10,18 +14,32 @@ SQLite, the only write lock), so this module manages its own transactions
 dies between the transactions leaves rows in `sending`, and another sender
 claims them again once the deadline passes. The receiver can drop such a
 repeat by its idempotency key (`X-Tocsin-Delivery`, the e-mail's Message-ID).
+
+A large batch behind a slow far end could outlast that deadline, so no send
+starts unless it can finish before it (`send_bound` before the deadline, by
+this process's monotonic clock); the rest go back unsent, due at once, their
+attempt uncounted. A healthy webhook takes milliseconds, so in practice the
+whole batch goes out.
+
+Draining a backlog does not wait for the next engine cycle: batches follow
+each other until nothing is due or `budget` seconds have passed, so a burst of
+pages is not paced by the engine's interval, and the other modules still get
+their turn every cycle.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+import time
+import weakref
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import httpx
 import structlog
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from tocsin import channels
@@ -34,6 +52,11 @@ from tocsin.services import notifications
 from tocsin.services.notifications import Attempt, Claimed
 
 log = structlog.get_logger(__name__)
+
+# A batch's results are recorded again after a lost race for a lock (a PostgreSQL
+# deadlock with an acknowledgement canceling the same rows, SQLite's busy timeout):
+# recording is guarded by the attempt number, so doing it twice changes nothing.
+_RECORD_TRIES = 3
 
 
 def smtp_settings(settings: Settings) -> SmtpSettings | None:
@@ -49,6 +72,14 @@ def smtp_settings(settings: Settings) -> SmtpSettings | None:
     )
 
 
+@dataclass(frozen=True)
+class _Flight:
+    """A claimed batch whose sends are under way."""
+
+    claimed: list[Claimed]
+    futures: list[Future[DeliveryResult | None]]
+
+
 class Deliveries:
     name = "deliveries"
 
@@ -56,54 +87,76 @@ class Deliveries:
         self,
         smtp: SmtpSettings | None = None,
         *,
-        batch: int = 32,
+        batch: int = 500,
         workers: int = 8,
         lease: timedelta = timedelta(minutes=2),
         timeout: float = 10.0,
+        budget: float = 2.0,
         rng: random.Random | None = None,
+        timer: Callable[[], float] = time.monotonic,
     ) -> None:
-        # 32 rows over 8 workers, each bounded by `timeout` per connect and per read, finish
-        # well inside the 2-minute lease; a longer send would let another sender repeat it.
+        # One send waits at most `timeout` to connect, to write and to read: three of them
+        # bound it. Sends start only while that much is left before the claim's deadline.
+        self.send_bound = 3 * timeout
+        if lease.total_seconds() <= self.send_bound:
+            raise ValueError(f"lease: must outlast one send ({self.send_bound:g} s), not {lease}")
+        # A claim reads every row's payload and locks them all: past a thousand, a batch only
+        # holds rows back from other senders.
+        self.batch = max(1, min(batch, 1000))
         self.smtp = smtp
-        self.batch = batch
         self.workers = workers
         self.lease = lease
         self.timeout = timeout
+        self.budget = budget
         self.rng = rng or random.Random()
+        self.timer = timer
+        # Kept between runs so connections to each host stay open; the finalizer closes them
+        # when the module goes away (at the latest when the process exits).
+        self.clients = channels.Clients(connections=workers)
+        weakref.finalize(self, self.clients.close)
 
     @classmethod
     def from_settings(cls, settings: Settings, **options: Any) -> Deliveries:
         return cls(smtp_settings(settings), **options)
 
     def run_with(self, sessions: sessionmaker[Session], clock: Clock) -> int:
+        started = self.timer()
+        handled = 0
+        with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="delivery") as pool:
+            flight = self._claim_and_send(sessions, clock, pool)
+            while flight is not None:
+                # While this batch is on the wire, claim the next one (its rows are others than
+                # these, which are `sending`), so the workers never wait for the database.
+                more = len(flight.claimed) == self.batch and self.timer() - started < self.budget
+                following = self._claim_and_send(sessions, clock, pool) if more else None
+                # The results are all in before the recording transaction opens.
+                results = [future.result() for future in flight.futures]
+                handled += self._record(sessions, clock.now(), flight.claimed, results)
+                flight = following
+        return handled
+
+    def _claim_and_send(
+        self, sessions: sessionmaker[Session], clock: Clock, pool: ThreadPoolExecutor
+    ) -> _Flight | None:
+        """Claim a batch and commit, then hand its rows to the workers; None when nothing is due."""
+        claimed_at = self.timer()
         with sessions() as session, session.begin():
             claimed = notifications.claim_due(session, clock.now(), self.batch, self.lease)
         if not claimed:
-            return 0
-        results = self._send_all(claimed, clock.now())
+            return None
+        send_by = claimed_at + self.lease.total_seconds() - self.send_bound
+        futures = [pool.submit(self._send_one, item, clock=clock, send_by=send_by) for item in claimed]
+        return _Flight(claimed, futures)
+
+    def close(self) -> None:
+        """Close the kept-alive connections (the module opens new ones if it runs again)."""
+        self.clients.close()
+
+    def _send_one(self, item: Claimed, *, clock: Clock, send_by: float) -> DeliveryResult | None:
+        """One attempt, or None when it could not finish before the claim's deadline."""
+        if self.timer() > send_by:
+            return None
         now = clock.now()
-        with sessions() as session, session.begin():
-            for item, result in zip(claimed, results, strict=True):
-                status = notifications.record(session, now, item.id, item.attempts, self._attempt(item, result, now))
-                log.info(
-                    "notification_attempt",
-                    notification=item.id,
-                    channel=item.channel,
-                    attempt=item.attempts,
-                    outcome=result.outcome.value,
-                    status=status,
-                    error=result.error,
-                )
-        return len(claimed)
-
-    def _send_all(self, claimed: Sequence[Claimed], now: datetime) -> list[DeliveryResult]:
-        with (
-            httpx.Client() as client,
-            ThreadPoolExecutor(max_workers=min(self.workers, len(claimed)), thread_name_prefix="delivery") as pool,
-        ):
-            return list(pool.map(lambda item: self._send_one(item, client, now), claimed))
-
-    def _send_one(self, item: Claimed, client: httpx.Client, now: datetime) -> DeliveryResult:
         try:
             message = message_for(item)
         except ValueError as exc:
@@ -114,12 +167,51 @@ class Deliveries:
             message,
             secret=item.secret,
             timeout=self.timeout,
-            client=client,
+            client=self.clients.get(item.channel) if item.channel in channels.HTTP_KINDS else None,
             smtp=self.smtp,
             now=now,
         )
 
-    def _attempt(self, item: Claimed, result: DeliveryResult, now: datetime) -> Attempt:
+    def _record(
+        self,
+        sessions: sessionmaker[Session],
+        now: datetime,
+        claimed: Sequence[Claimed],
+        results: Sequence[DeliveryResult | None],
+    ) -> int:
+        """Record the batch in one transaction; returns how many attempts were made."""
+        attempts = [self._attempt(item, result, now) for item, result in zip(claimed, results, strict=True)]
+        batch = [(item.id, item.attempts, attempt) for item, attempt in zip(claimed, attempts, strict=True)]
+        for tries in range(1, _RECORD_TRIES + 1):
+            try:
+                with sessions() as session, session.begin():
+                    statuses = notifications.record_all(session, now, batch)
+                break
+            except OperationalError:
+                if tries == _RECORD_TRIES:
+                    raise  # the rows stay `sending` until their deadline, then are sent again
+                log.warning("notification_results_retried", tries=tries, count=len(batch))
+        made = 0
+        for item, result, status in zip(claimed, results, statuses, strict=True):
+            if result is None:
+                continue
+            made += 1
+            log.info(
+                "notification_attempt",
+                notification=item.id,
+                channel=item.channel,
+                attempt=item.attempts,
+                outcome=result.outcome.value,
+                status=status,
+                error=result.error,
+            )
+        if made < len(claimed):
+            log.warning("notifications_put_back", count=len(claimed) - made, reason="the claim's deadline was near")
+        return made
+
+    def _attempt(self, item: Claimed, result: DeliveryResult | None, now: datetime) -> Attempt:
+        if result is None:
+            return Attempt("unsent")
         retry_at = None
         if result.outcome is Outcome.RETRY:
             retry_at = now + channels.backoff(item.attempts, result.retry_after, self.rng)
@@ -127,9 +219,17 @@ class Deliveries:
 
 
 def message_for(item: Claimed) -> Message:
-    """The channel-neutral message for a claimed row; ValueError when its payload cannot be one."""
+    """The channel-neutral message for a claimed row; ValueError when its payload cannot be one.
+
+    A team channel's post (`kind` "post") says what it is about in the payload's
+    `message_kind` ("resolved", "acknowledged" …), so it reads and is coloured
+    like the matching page; without one it is a plain post.
+    """
     payload = item.payload
-    kind = MessageKind.TEST if item.kind == "test" else MessageKind(item.kind)
+    if item.kind == "post":
+        kind = MessageKind(payload.get("message_kind") or MessageKind.POST)
+    else:
+        kind = MessageKind(item.kind)
     fields = [(str(pair[0]), str(pair[1])) for pair in payload.get("fields") or []]
     return Message(
         kind=kind,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tocsin.config import Settings
+from tocsin.engine.channel_posts import ChannelPosts
 from tocsin.engine.deliveries import Deliveries
 from tocsin.engine.escalations import Escalations
 from tocsin.engine.handoffs import Handoffs
@@ -13,10 +14,12 @@ from tocsin.engine.runner import Module, SelfManaged
 def default_modules(settings: Settings) -> list[Module | SelfManaged]:
     # Targets first: a missed acknowledge target moves the next level up, and the
     # escalations module pages it in the same cycle; deliveries then send those pages
-    # and the hand-off notices written just before them.
+    # and the hand-off notices and channel posts written just before them. Channel
+    # posts come after escalations, so an escalation is posted in the cycle it happens.
     return [
         ResponseTargets(),
         Escalations(settings.public_url),
         Handoffs(settings.public_url),
+        ChannelPosts(settings.public_url),
         Deliveries.from_settings(settings),
     ]

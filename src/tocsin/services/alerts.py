@@ -92,12 +92,12 @@ class _Context:
     # (integration id, dedup key) → the firing alert, prefetched or created in this batch
     firing: dict[tuple[int, str], _Firing]
     # (service id, group key or "") → the incident alerts of this batch join
-    joined: dict[tuple[int, str], models.Incident] = field(default_factory=dict)
+    joined: dict[tuple[int, str], repo.IncidentState] = field(default_factory=dict)
     # The same slots → (incident id, when an alert last joined it), kept by the caller
     # across batches: under a storm every batch joins the incident the last one did.
     hints: dict[tuple[int, str], tuple[int, datetime]] = field(default_factory=dict)
     # New alerts not yet inserted, each with the incident it joins and who attached it.
-    new: list[tuple[_Firing, models.Incident | None, Actor]] = field(default_factory=list)
+    new: list[tuple[_Firing, repo.IncidentState | None, Actor]] = field(default_factory=list)
     repeated: dict[int, _Firing] = field(default_factory=dict)  # id(record) → record with unwritten repeats
 
 
@@ -283,7 +283,7 @@ def _join(
     grouping: str,
     title: str,
     level: str,
-) -> tuple[models.Incident, bool]:
+) -> tuple[repo.IncidentState, bool]:
     """The incident a new alert joins: by group key, then by the grouping window, else a
     new one; and whether it was declared for this alert."""
     by_group = (service.id, grouping) if grouping else None
@@ -313,7 +313,7 @@ def _hinted(
     integration: IntegrationRef,
     by_group: tuple[int, str] | None,
     by_window: tuple[int, str] | None,
-) -> models.Incident | None:
+) -> repo.IncidentState | None:
     """The incident an earlier batch joined for the same slot, if it still qualifies:
     open, and for the grouping window, joined within the window. What the search
     in `_find_or_declare` would find, without searching."""
@@ -322,7 +322,7 @@ def _hinted(
         if hint is None or (window is not None and not hint[1] <= context.now < hint[1] + window):
             continue
         # Gone when the batch that declared it was rolled back.
-        incident = session.get(models.Incident, hint[0])
+        incident = repo.incident_state(session, hint[0])
         if incident is not None and incident.status in _OPEN:
             return incident
     return None
@@ -336,7 +336,7 @@ def _find_or_declare(
     grouping: str,
     title: str,
     level: str,
-) -> tuple[models.Incident, bool]:
+) -> tuple[repo.IncidentState, bool]:
     incident_id = None
     if grouping:
         incident_id = repo.open_incident_for_group(session, service.id, grouping, _OPEN)
@@ -344,14 +344,14 @@ def _find_or_declare(
         since = context.now - integration.group_window
         incident_id = repo.recent_open_incident(session, service.id, since, _OPEN)
     if incident_id is not None:
-        found = session.get(models.Incident, incident_id)
+        found = repo.incident_state(session, incident_id)
         assert found is not None
         return found, False
     # Declaring flushes the incident, so the alerts that join it know its id.
     declared = incidents.declare(
         session, _actor(integration), context.now, title=title[:300], severity=level, services=[service.key]
     )
-    return declared, True
+    return repo.IncidentState(declared.id, declared.human_id, declared.status), True
 
 
 # Above this many alerts joining one incident in one batch, the timeline gets one
@@ -388,9 +388,9 @@ def _settle(session: Session, context: _Context) -> None:
 
 
 def _record_attachments(
-    session: Session, context: _Context, new: list[tuple[_Firing, models.Incident | None, Actor]]
+    session: Session, context: _Context, new: list[tuple[_Firing, repo.IncidentState | None, Actor]]
 ) -> None:
-    by_incident: dict[int, list[tuple[models.Incident, _Firing, Actor]]] = {}
+    by_incident: dict[int, list[tuple[repo.IncidentState, _Firing, Actor]]] = {}
     for alert, incident, actor in new:
         if incident is not None:
             by_incident.setdefault(incident.id, []).append((incident, alert, actor))
@@ -399,7 +399,7 @@ def _record_attachments(
         if len(attached) <= _EACH_LIMIT:
             timeline.add_many(
                 session,
-                incident,
+                incident.id,
                 actor,
                 context.now,
                 EntryKind.ALERT,
@@ -420,7 +420,7 @@ def _record_attachments(
         listed = [{"alert_id": a.id, "dedup_key": a.dedup_key, "summary": a.summary[:200]} for _, a, _ in attached]
         timeline.add_many(
             session,
-            incident,
+            incident.id,
             actor,
             context.now,
             EntryKind.ALERT,
@@ -458,7 +458,16 @@ def _acknowledge(session: Session, context: _Context, integration: IntegrationRe
                 session, _actor(integration), context.now, incident, IncidentStatus.ACKNOWLEDGED.value,
                 f"acknowledged by {integration.name}",
             )  # fmt: skip
+            _status_changed(context, incident)
     return Outcome(signal.dedup_key, Result.ACKNOWLEDGED, alert.id, human_id)
+
+
+def _status_changed(context: _Context, incident: models.Incident) -> None:
+    """Later alerts of the batch must see the incident's new status (a resolved one
+    is joined no more): the batch keeps plain copies, not the ORM object."""
+    for slot, joined in context.joined.items():
+        if joined.id == incident.id:
+            context.joined[slot] = repo.IncidentState(incident.id, incident.human_id, incident.status)
 
 
 def _resolve(session: Session, context: _Context, integration: IntegrationRef, signal: Signal) -> Outcome:
@@ -486,6 +495,7 @@ def _resolve(session: Session, context: _Context, integration: IntegrationRef, s
         session.flush()
         if repo.firing_count_for_incident(session, incident.id) == 0:
             _all_clear(session, context.now, actor, incident, integration.auto_resolve)
+            _status_changed(context, incident)
     return Outcome(signal.dedup_key, Result.RESOLVED, alert.id, human_id)
 
 

@@ -4,12 +4,22 @@ the check that everyone on call can actually be woken.
 The rules for one page (`deliveries`) and for readiness live in
 `tocsin.domain.notify`. Addresses can be secrets — a webhook URL is a
 credential — so they are never written to the audit log, and `masked()` is
-what non-admins get to see.
+what non-admins get to see. A webhook method's signing secret is never shown
+to anyone nor logged: only whether there is one.
+
+Verification proves that a method reaches its owner: `start_verification`
+sends a 6-digit code through it (a `verify` notification the engine delivers
+like any other) and keeps only its hash, for 15 minutes and 5 wrong tries;
+`confirm_verification` with the code marks the method verified. A delivered
+`tocsin notify test` verifies a method too (`notifications.record_all`).
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -20,8 +30,9 @@ from sqlalchemy.orm import Session
 from tocsin.domain import naming
 from tocsin.domain import notify as domain
 from tocsin.domain import schedules as schedule_rules
-from tocsin.errors import Conflict, NotFound, ValidationFailed
-from tocsin.services import audit, directory, schedules
+from tocsin.domain.access import Scope
+from tocsin.errors import Conflict, Forbidden, NotFound, TocsinError, ValidationFailed
+from tocsin.services import audit, directory, notifications, schedules
 from tocsin.services.actor import Actor
 from tocsin.storage import models
 from tocsin.storage.repositories import paging as repo
@@ -34,6 +45,16 @@ _URL_KINDS = (domain.ContactKind.DISCORD, domain.ContactKind.SLACK, domain.Conta
 _PHONE_KINDS = (domain.ContactKind.SMS, domain.ContactKind.VOICE)
 _E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 _DOMAIN_FIELDS = {"kind": "kind", "key": "name", "address": "address", "mention": "mention"}
+
+# An HMAC key short enough to guess is no key; the upper end only bounds the column.
+SIGNING_SECRET_LENGTH = (16, 256)
+_SECRET_RE = re.compile(r"[\x21-\x7e]+")  # printable ASCII without spaces: survives env files and YAML
+
+VERIFY_CODE_TTL = timedelta(minutes=15)
+VERIFY_TRIES = 5
+# A new code within this time of the last one is refused: each request wakes the method's owner.
+VERIFY_RESEND_AFTER = timedelta(minutes=1)
+_CODE_RE = re.compile(r"[0-9]{6}")
 
 
 @dataclass(frozen=True)
@@ -66,6 +87,7 @@ def add_contact_method(
     mention: str | None = None,
     high_urgency: bool = False,
     verified: bool = False,
+    signing_secret: str | None = None,
 ) -> models.ContactMethod:
     user = directory.get_user(session, user_email)
     naming_problem = naming.key_problem(name)
@@ -80,6 +102,7 @@ def add_contact_method(
         field = _DOMAIN_FIELDS.get(message.partition(":")[0])
         raise ValidationFailed(message, field=field) from None
     _check_address(to_check.kind, address)
+    check_signing_secret(to_check.kind, signing_secret)
     if repo.contact_method_by_name(session, user.id, name) is not None:
         raise Conflict(f"{user.email} already has a contact method {name!r}", field="name")
     method = models.ContactMethod(
@@ -90,12 +113,51 @@ def add_contact_method(
         mention=mention,
         verified=verified,
         high_urgency=high_urgency,
+        signing_secret=signing_secret,
         created_at=now,
     )
     session.add(method)
     # The kind, never the address: the audit log is readable by people who must not see webhook secrets.
-    audit.record(session, actor, now, "add_contact_method", "user", user.email, {"name": name, "kind": kind})
+    detail: dict[str, object] = {"name": name, "kind": kind}
+    if signing_secret is not None:
+        detail["signed"] = True
+    audit.record(session, actor, now, "add_contact_method", "user", user.email, detail)
     session.flush()
+    return method
+
+
+def set_signing_secret(
+    session: Session, actor: Actor, now: datetime, user_email: str, name: str, secret: str | None
+) -> models.ContactMethod:
+    """Set, rotate (a new one) or remove (None) the key that signs a webhook method's messages."""
+    user = directory.get_user(session, user_email)
+    method = _method_of(session, user, name)
+    check_signing_secret(domain.ContactKind(method.kind), secret)
+    method.signing_secret = secret
+    audit.record(
+        session, actor, now, "set_signing_secret", "user", user.email, {"name": name, "signed": secret is not None}
+    )
+    session.flush()
+    return method
+
+
+def check_signing_secret(kind: domain.ContactKind, secret: str | None) -> None:
+    """ValidationFailed unless `secret` is None or a usable key for a webhook method. The message never quotes it."""
+    if secret is None:
+        return
+    if kind != domain.ContactKind.WEBHOOK:
+        raise ValidationFailed(f"only webhook contact methods sign their messages, not {kind}", field="signing_secret")
+    low, high = SIGNING_SECRET_LENGTH
+    if not low <= len(secret) <= high or not _SECRET_RE.fullmatch(secret):
+        raise ValidationFailed(
+            f"a signing secret is {low}-{high} printable ASCII characters without spaces", field="signing_secret"
+        )
+
+
+def _method_of(session: Session, user: models.User, name: str) -> models.ContactMethod:
+    method = repo.contact_method_by_name(session, user.id, name)
+    if method is None:
+        raise NotFound(f"{user.email} has no contact method {name!r}", field="contact_method")
     return method
 
 
@@ -109,13 +171,112 @@ def remove_contact_method(session: Session, actor: Actor, now: datetime, user_em
     session.flush()
 
 
-def _check_address(kind: domain.ContactKind, address: str) -> None:
+# ---- verification ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Verification:
+    """A code on its way: the notification that carries it, and when it stops working."""
+
+    method: models.ContactMethod
+    notification: models.Notification
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    """What a code came to. A wrong code counts against the method's tries even though it
+    is refused, so the caller commits before raising `problem`."""
+
+    method: models.ContactMethod
+    problem: TocsinError | None = None
+
+    @property
+    def verified(self) -> bool:
+        return self.problem is None
+
+
+def start_verification(session: Session, actor: Actor, now: datetime, user_email: str, name: str) -> Verification:
+    """Send a new 6-digit code through the method; any earlier code stops working."""
+    user, method = _verifiable(session, actor, user_email, name)
+    expires = method.verify_expires_at
+    if expires is not None and now < expires - VERIFY_CODE_TTL + VERIFY_RESEND_AFTER:
+        raise Conflict(
+            f"a code went to {name!r} less than a minute ago; use that one or ask again in a minute",
+            field="contact_method",
+        )
+    code = f"{secrets.randbelow(1_000_000):06d}"
+    method.verify_code_hash = _code_hash(method.id, code)
+    method.verify_expires_at = now + VERIFY_CODE_TTL
+    method.verify_attempts = 0
+    notification = notifications.send_verification_code(session, user, method, code, now, VERIFY_CODE_TTL)
+    audit.record(session, actor, now, "start_verification", "user", user.email, {"name": name})
+    session.flush()
+    return Verification(method, notification, method.verify_expires_at)
+
+
+def confirm_verification(
+    session: Session, actor: Actor, now: datetime, user_email: str, name: str, code: str
+) -> Confirmation:
+    """Check a code sent by `start_verification`; the right one, in time, verifies the method."""
+    user, method = _verifiable(session, actor, user_email, name)
+    code = code.strip()
+    if not _CODE_RE.fullmatch(code):
+        raise ValidationFailed("the code is the 6 digits the contact method received", field="code")
+    again = f"ask for a new one with `tocsin contact verify {user.email} {name}`"
+    expires = method.verify_expires_at
+    if method.verify_code_hash is None or expires is None:
+        return Confirmation(method, Conflict(f"no code is waiting for {name!r}; {again}", field="code"))
+    if now >= expires:
+        forget_code(method)
+        return Confirmation(method, Conflict(f"the code for {name!r} has expired; {again}", field="code"))
+    if not hmac.compare_digest(method.verify_code_hash, _code_hash(method.id, code)):
+        method.verify_attempts += 1
+        left = VERIFY_TRIES - method.verify_attempts
+        problem: TocsinError
+        if left <= 0:
+            forget_code(method)
+            problem = Conflict(f"that code was wrong {VERIFY_TRIES} times and no longer works; {again}", field="code")
+        else:
+            problem = ValidationFailed(f"wrong code; {left} {'try' if left == 1 else 'tries'} left", field="code")
+        audit.record(session, actor, now, "wrong_verification_code", "user", user.email, {"name": name})
+        session.flush()
+        return Confirmation(method, problem)
+    forget_code(method)
+    method.verified = True
+    audit.record(session, actor, now, "verify_contact_method", "user", user.email, {"name": name})
+    session.flush()
+    return Confirmation(method)
+
+
+def forget_code(method: models.ContactMethod) -> None:
+    """Drop a pending code: used, expired, or sent to an address the method no longer has."""
+    method.verify_code_hash = None
+    method.verify_expires_at = None
+    method.verify_attempts = 0
+
+
+def _verifiable(session: Session, actor: Actor, user_email: str, name: str) -> tuple[models.User, models.ContactMethod]:
+    user = directory.get_user(session, user_email)
+    # Like test notifications: your own methods, or anyone's for an admin.
+    if actor.user_id != user.id and actor.scope is not Scope.ADMIN:
+        raise Forbidden("only an admin can verify someone else's contact methods")
+    return user, _method_of(session, user, name)
+
+
+def _code_hash(method_id: int, code: str) -> str:
+    # A million codes are quick to hash through, so the hash only keeps the code out of plain
+    # sight in the database; the expiry and the tries are what protect it.
+    return hashlib.sha256(f"{method_id}:{code}".encode()).hexdigest()
+
+
+def _check_address(kind: domain.ContactKind, address: str, what: str = "contact method") -> None:
     address = address.strip()
     if kind in _URL_KINDS:
         parts = urlsplit(address)
         schemes = ("http", "https") if kind == domain.ContactKind.WEBHOOK else ("https",)
         if parts.scheme not in schemes or not parts.hostname:
-            raise ValidationFailed(f"a {kind} contact method needs an {' or '.join(schemes)} URL", field="address")
+            raise ValidationFailed(f"a {kind} {what} needs an {' or '.join(schemes)} URL", field="address")
     elif kind == domain.ContactKind.EMAIL:
         problem = naming.email_problem(address)
         if problem:
@@ -126,7 +287,13 @@ def _check_address(kind: domain.ContactKind, address: str) -> None:
                 f"{address!r} is not a phone number in E.164 form, e.g. +4915112345678", field="address"
             )
     elif "://" not in address:
-        raise ValidationFailed("an Apprise contact method needs an Apprise URL, e.g. tgram://…", field="address")
+        raise ValidationFailed(f"an Apprise {what} needs an Apprise URL, e.g. tgram://…", field="address")
+
+
+def check_address(kind: domain.ContactKind, address: str, what: str = "contact method") -> None:
+    """Raise ValidationFailed naming the field `address` unless `address` suits `kind`.
+    Team channels take the same addresses as contact methods; `what` is the noun the message uses."""
+    _check_address(kind, address, what)
 
 
 def masked(kind: str, address: str) -> str:

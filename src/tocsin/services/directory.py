@@ -92,6 +92,7 @@ def create_service(
     name: str,
     description: str = "",
     team: str | None = None,
+    emergency: bool = False,
     managed: bool = False,
 ) -> models.Service:
     check_key(key, "key")
@@ -103,10 +104,39 @@ def create_service(
         if team_row is None:
             raise ValidationFailed(f"unknown team {team!r}", field="team")
     service = models.Service(
-        key=key, name=name or key, description=description, team=team_row, managed=managed, created_at=now
+        key=key,
+        name=name or key,
+        description=description,
+        team=team_row,
+        emergency=emergency,
+        managed=managed,
+        created_at=now,
     )
     session.add(service)
-    audit.record(session, actor, now, "create", "service", key)
+    audit.record(session, actor, now, "create", "service", key, {"emergency": True} if emergency else None)
+    session.flush()
+    return service
+
+
+def edit_service(
+    session: Session,
+    actor: Actor,
+    now: datetime,
+    key: str,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    emergency: bool | None = None,
+) -> models.Service:
+    """Change what is given; None leaves a field as it is."""
+    service = get_service(session, key)
+    changes: dict[str, object] = {}
+    for field, value in (("name", name), ("description", description), ("emergency", emergency)):
+        if value is not None and value != getattr(service, field):
+            changes[field] = {"from": getattr(service, field), "to": value}
+            setattr(service, field, value)
+    if changes:
+        audit.record(session, actor, now, "update", "service", key, changes)
     session.flush()
     return service
 

@@ -184,6 +184,8 @@ def change_severity(
     summary = f"Severity {previous} → {level.name}" + (f": {reason}" if reason else "")
     timeline.add(session, incident, actor, now, EntryKind.SEVERITY, summary, {"from": previous, "to": level.name})
     targets.reschedule(session, incident, level)
+    # Paging goes on under the new severity's variant, from where it is (docs/escalations.md).
+    escalations.follow_severity(session, incident, now, actor)
     session.flush()
     return incident
 

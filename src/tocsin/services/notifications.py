@@ -1,10 +1,16 @@
-"""Notification delivery bookkeeping: claim due rows, record each attempt's result.
+"""Notification delivery bookkeeping: claim due rows, record each batch's results.
 
 A row moves `pending → sending (deadline) → sent | failed`, or back to
 `pending` with a later `due_at` after an attempt that may work later. The
 engine's deliveries module claims a batch and commits, sends with no
-transaction open, then records the results in a second short transaction;
-nothing here talks to the network.
+transaction open, then records the whole batch's results in a second short
+transaction, a few set-based statements whatever the batch's size; nothing
+here talks to the network.
+
+A row goes to one of two destinations: a user's contact method (`contact_method_id`:
+pages, tests, verification codes, hand-offs) or a team channel (`channel_id`:
+posts to #alerts and the like). Both are read when the row is claimed, so a
+corrected address or a rotated signing secret is used by the next attempt.
 
 Two processes never claim one row: the claim is a conditional UPDATE that
 re-checks the status (PostgreSQL re-evaluates it against a row another
@@ -20,9 +26,9 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import Table, and_, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from tocsin.domain.access import Scope
@@ -39,15 +45,26 @@ STATUSES = ("pending", "sending", "sent", "failed", "canceled")
 # The idempotency key travels in HTTP and mail headers (channels.message._KEY_RE).
 _KEY_LIMIT = 200
 _KIND_LABELS = {"email": "e-mail"}
+# What a verification code's row keeps once it is sent or failed: the code is only for its recipient.
+SPENT_CODE = {"title": "Verification code", "text": "(the code is not kept once sent)"}
+
+# Core statements on the tables: a batch's results are a few set-based statements, not ORM objects.
+_N = cast(Table, models.Notification.__table__)
+_METHODS = cast(Table, models.ContactMethod.__table__)
 
 
 @dataclass(frozen=True)
 class Attempt:
     """What one attempt came to, in the engine's words (`channels.DeliveryResult`, which
     this layer does not import). `retry_at` is when to try again if a retry can help:
-    the engine computes it with the channels' backoff, honouring a Retry-After."""
+    the engine computes it with the channels' backoff, honouring a Retry-After.
 
-    outcome: str  # ok / retry / permanent
+    `unsent` is an attempt the sender never started (the claim's deadline would
+    have passed before it could finish): the row goes back as it was, due at
+    once, and the attempt does not count.
+    """
+
+    outcome: str  # ok / retry / permanent / unsent
     error: str | None = None
     retry_at: datetime | None = None
 
@@ -56,10 +73,11 @@ class Attempt:
 class Claimed:
     """One claimed row, as plain data: the sender works on it with no session open.
 
-    `address` and `mention` are the contact method's current ones, so a
-    corrected webhook URL is used by the next attempt. `attempts` counts this
-    one and guards `record`: a result for an attempt that is no longer the
-    row's latest changes nothing.
+    `channel` is the destination's kind; `address`, `mention` and `secret` (the
+    webhook signing key) are the contact method's or team channel's current
+    ones, so a corrected webhook URL is used by the next attempt. `attempts`
+    counts this one and guards `record_all`: a result for an attempt that is no
+    longer the row's latest changes nothing.
     """
 
     id: int
@@ -99,7 +117,7 @@ def claim_due(session: Session, now: datetime, batch: int, lease: timedelta) -> 
             models.Notification.id,
             models.Notification.idempotency_key,
             models.Notification.kind,
-            models.Notification.channel,
+            models.Notification.channel_id,
             models.Notification.contact_method_id,
             models.Notification.payload,
             models.Notification.attempts,
@@ -107,92 +125,158 @@ def claim_due(session: Session, now: datetime, batch: int, lease: timedelta) -> 
         .execution_options(synchronize_session=False)
     ).all()
     method_ids = {row.contact_method_id for row in rows if row.contact_method_id is not None}
+    channel_ids = {row.channel_id for row in rows if row.channel_id is not None}
     methods = {
         method.id: method
         for method in session.scalars(select(models.ContactMethod).where(models.ContactMethod.id.in_(method_ids)))
     }
+    channels = {
+        channel.id: channel
+        for channel in session.scalars(select(models.Channel).where(models.Channel.id.in_(channel_ids)))
+    }
     position = {notification_id: n for n, notification_id in enumerate(ids)}
     claimed: list[Claimed] = []
+    gone: list[tuple[int, int, Attempt]] = []
     for row in sorted(rows, key=lambda r: position[r.id]):
+        payload = dict(row.payload or {})
+        team = channels.get(row.channel_id) if row.channel_id is not None else None
         method = methods.get(row.contact_method_id) if row.contact_method_id is not None else None
-        if method is None:
-            _finish_failed(session, now, row.id, row.attempts, "the contact method was removed")
+        if team is not None:
+            # The planner may post without pinging the channel's role (e.g. below a severity).
+            mention = None if payload.get("mention") is False else team.mention
+            destination = (team.kind, team.address, mention, team.signing_secret)
+        elif method is not None:
+            destination = (method.kind, method.address, method.mention, method.signing_secret)
+        else:
+            # SET NULL on delete: the row outlived its destination.
+            what = "team channel" if row.kind == "post" else "contact method"
+            gone.append((row.id, row.attempts, Attempt("permanent", f"the {what} was removed")))
             continue
+        kind, address, mention, secret = destination
         claimed.append(
             Claimed(
                 id=row.id,
                 idempotency_key=row.idempotency_key,
                 kind=row.kind,
-                channel=method.kind,
-                address=method.address,
-                mention=method.mention,
-                secret=None,  # contact methods have no signing secret yet
-                payload=dict(row.payload or {}),
+                channel=kind,
+                address=address,
+                mention=mention,
+                secret=secret if kind == "webhook" else None,
+                payload=payload,
                 attempts=row.attempts,
             )
         )
+    record_all(session, now, gone)
     session.flush()
     return claimed
 
 
 def record(session: Session, now: datetime, notification_id: int, attempt: int, result: Attempt) -> str | None:
-    """Store the result of attempt number `attempt`; returns the row's new status.
+    """Store the result of attempt number `attempt` of one row (`record_all` for one)."""
+    return record_all(session, now, [(notification_id, attempt, result)])[0]
 
-    None when the row is no longer ours: canceled meanwhile (an acknowledgement
+
+def record_all(session: Session, now: datetime, results: Sequence[tuple[int, int, Attempt]]) -> list[str | None]:
+    """Store a batch of results, each `(notification id, attempt number, result)`; returns
+    each row's new status, in order.
+
+    None where the row is no longer ours: canceled meanwhile (an acknowledgement
     stops pages) or claimed again by another sender after our deadline passed.
+    The rows are read (and on PostgreSQL locked) first, so the statements that
+    follow touch only ours, and a failed row's follow-up (the next contact
+    method, a timeline entry) is made exactly once.
     """
-    if result.outcome == "ok":
-        changed = _finish(session, notification_id, attempt, status="sent", sent_at=now, deadline=None, last_error="")
-        if changed:
-            # A test that reached its destination verifies the contact method (`tocsin notify test`):
-            # escalations page only verified methods, and nothing else verifies one made by `tocsin apply`.
-            tested = (
-                select(models.Notification.contact_method_id)
-                .where(models.Notification.id == notification_id, models.Notification.kind == "test")
-                .scalar_subquery()
-            )
-            session.execute(
-                update(models.ContactMethod)
-                .where(models.ContactMethod.id == tested)
-                .values(verified=True)
-                .execution_options(synchronize_session=False)
-            )
-        return "sent" if changed else None
-    error = result.error or "delivery failed"
-    if result.outcome == "retry" and attempt < MAX_ATTEMPTS:
-        due = result.retry_at or now
-        changed = _finish(
-            session, notification_id, attempt, status="pending", due_at=due, deadline=None, last_error=error
-        )
-        return "pending" if changed else None
-    if result.outcome == "retry":
-        error = f"{error} (gave up after {attempt} attempts)"
-    return "failed" if _finish_failed(session, now, notification_id, attempt, error) else None
-
-
-def _finish(session: Session, notification_id: int, attempt: int, **values: Any) -> bool:
-    changed = session.execute(
-        update(models.Notification)
-        .where(
-            models.Notification.id == notification_id,
-            models.Notification.status == "sending",
-            models.Notification.attempts == attempt,
-        )
-        .values(**values)
-        .execution_options(synchronize_session=False)
+    if not results:
+        return []
+    expected = {notification_id: attempt for notification_id, attempt, _ in results}
+    query = (
+        select(_N.c.id, _N.c.attempts, _N.c.kind, _N.c.contact_method_id)
+        .where(_N.c.id.in_(expected), _N.c.status == "sending")
+        .order_by(_N.c.id)  # one lock order for every sender
     )
-    return bool(changed.rowcount == 1)  # type: ignore[attr-defined]
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update()
+    ours = {row.id: row for row in session.execute(query) if row.attempts == expected[row.id]}
+
+    statuses: list[str | None] = []
+    sent: list[int] = []
+    unsent: list[int] = []
+    retries: list[dict[str, Any]] = []
+    failures: list[dict[str, Any]] = []
+    for notification_id, attempt, result in results:
+        if notification_id not in ours:
+            statuses.append(None)
+            continue
+        error = result.error or "delivery failed"
+        if result.outcome == "ok":
+            sent.append(notification_id)
+            statuses.append("sent")
+        elif result.outcome == "unsent":
+            unsent.append(notification_id)
+            statuses.append("pending")
+        elif result.outcome == "retry" and attempt < MAX_ATTEMPTS:
+            retries.append({"b_id": notification_id, "b_due": result.retry_at or now, "b_error": error})
+            statuses.append("pending")
+        else:
+            if result.outcome == "retry":
+                error = f"{error} (gave up after {attempt} attempts)"
+            failures.append({"b_id": notification_id, "b_error": error})
+            statuses.append("failed")
+
+    connection = session.connection()
+    if sent:
+        connection.execute(
+            update(_N).where(_N.c.id.in_(sent)).values(status="sent", sent_at=now, deadline=None, last_error="")
+        )
+        # A test that reached its destination verifies the contact method (`tocsin notify test`):
+        # escalations page only verified methods, and nothing else verifies one made by `tocsin apply`.
+        tested = {
+            ours[n].contact_method_id for n in sent if ours[n].kind == "test" and ours[n].contact_method_id is not None
+        }
+        if tested:
+            connection.execute(update(_METHODS).where(_METHODS.c.id.in_(tested)).values(verified=True))
+    if unsent:
+        connection.execute(
+            update(_N).where(_N.c.id.in_(unsent)).values(status="pending", deadline=None, attempts=_N.c.attempts - 1)
+        )
+    if retries:
+        connection.execute(
+            update(_N)
+            .where(_N.c.id == bindparam("b_id"))
+            .values(status="pending", due_at=bindparam("b_due"), deadline=None, last_error=bindparam("b_error")),
+            retries,
+        )
+    if failures:
+        connection.execute(
+            update(_N)
+            .where(_N.c.id == bindparam("b_id"))
+            .values(status="failed", deadline=None, last_error=bindparam("b_error")),
+            failures,
+        )
+    failed = [failure["b_id"] for failure in failures]
+    spent = [n for n in (*sent, *failed) if ours[n].kind == "verify"]
+    if spent:
+        connection.execute(update(_N).where(_N.c.id.in_(spent)).values(payload=SPENT_CODE))
+    if failed:
+        _after_failures(session, now, failed)
+    return statuses
 
 
-def _finish_failed(session: Session, now: datetime, notification_id: int, attempt: int, error: str) -> bool:
-    if not _finish(session, notification_id, attempt, status="failed", deadline=None, last_error=error):
-        return False
-    failed = session.get(models.Notification, notification_id, populate_existing=True)
-    assert failed is not None
-    if failed.kind == "page":
-        _fall_back(session, now, failed)
+def _after_failures(session: Session, now: datetime, failed_ids: Sequence[int]) -> None:
+    """What a failure leads to: a page tries the user's next contact method; a team
+    channel's post about an incident says on its timeline that it did not get through."""
+    rows = session.scalars(
+        select(models.Notification)
+        .where(models.Notification.id.in_(failed_ids))
+        .order_by(models.Notification.id)
+        .execution_options(populate_existing=True)
+    ).all()
+    for failed in rows:
+        if failed.kind == "page":
+            _fall_back(session, now, failed)
+        elif failed.kind == "post":
+            _post_failed(session, now, failed)
     session.flush()
-    return True
 
 
 def _fall_back(session: Session, now: datetime, failed: models.Notification) -> None:
@@ -247,6 +331,39 @@ def _fall_back(session: Session, now: datetime, failed: models.Notification) -> 
             "next_channel": next_method.kind if next_method else None,
         },
     )
+
+
+def _post_failed(session: Session, now: datetime, failed: models.Notification) -> None:
+    """A team channel's post has no next contact method: the failure is the row's, and the timeline's."""
+    incident = _incident_of(session, failed)
+    if incident is None:
+        return
+    team = session.get(models.Channel, failed.channel_id) if failed.channel_id is not None else None
+    where = f"the {team.name} channel" if team is not None else "a removed team channel"
+    timeline.add(
+        session,
+        incident,
+        ENGINE,
+        now,
+        EntryKind.NOTE,
+        f"Post to {where} via {_label(failed.channel)} failed: {failed.last_error}",
+        {
+            "notification": failed.id,
+            "team_channel": team.name if team is not None else None,
+            "channel": failed.channel,
+            "error": failed.last_error,
+        },
+    )
+
+
+def _incident_of(session: Session, row: models.Notification) -> models.Incident | None:
+    if row.incident_id is not None:
+        return session.get(models.Incident, row.incident_id)
+    # Older posts named their incident only in the payload.
+    human_id = (row.payload or {}).get("incident")
+    if not isinstance(human_id, str):
+        return None
+    return session.scalar(select(models.Incident).where(models.Incident.human_id == human_id))
 
 
 def _answered(incident: models.Incident) -> bool:
@@ -310,6 +427,52 @@ def send_test(session: Session, user: models.User, now: datetime) -> list[models
         made.append(notification)
     session.flush()
     return made
+
+
+def send_verification_code(
+    session: Session, user: models.User, method: models.ContactMethod, code: str, now: datetime, valid: timedelta
+) -> models.Notification:
+    """A `verify` notification carrying `code` through `method`, due now (`contacts.start_verification`).
+
+    A code that has not gone out yet is superseded: its row is canceled and
+    its payload, which holds the code, forgotten.
+    """
+    session.execute(
+        update(models.Notification)
+        .where(
+            models.Notification.contact_method_id == method.id,
+            models.Notification.kind == "verify",
+            models.Notification.status == "pending",
+        )
+        .values(status="canceled", payload=SPENT_CODE)
+        .execution_options(synchronize_session=False)
+    )
+    minutes = int(valid.total_seconds() // 60)
+    notification = models.Notification(
+        idempotency_key=f"verify-{uuid.uuid4().hex}",
+        user_id=user.id,
+        contact_method_id=method.id,
+        kind="verify",
+        channel=method.kind,
+        step="",
+        status="pending",
+        due_at=now,
+        attempts=0,
+        last_error="",
+        # The code in the title: it is what a phone's notification preview shows.
+        payload={
+            "title": f"Your Tocsin code is {code}",
+            "text": (
+                f"Enter it within {minutes} minutes to verify the contact method {method.name!r} of {user.email}: "
+                f"tocsin contact verify {user.email} {method.name} --code {code}"
+            ),
+            "fields": [["Code", code], ["Contact method", method.name]],
+        },
+        created_at=now,
+    )
+    session.add(notification)
+    session.flush()
+    return notification
 
 
 def send_test_to(session: Session, actor: Actor, now: datetime, user_email: str) -> list[models.Notification]:

@@ -109,11 +109,18 @@ def update_policy(
     repeat: int = 0,
     variants: Mapping[str, VariantSpec] | None = None,
 ) -> models.EscalationPolicy:
+    # escalations → policies (`to_domain`): imported here so that the module graph stays acyclic.
+    from tocsin.services import escalations
+
     policy = get_policy(session, key)
     _validate(session, key, levels, repeat, variants or {})
+    before = to_domain(policy)
     policy.name = name or key
     _apply(policy, levels, repeat, variants or {})
     audit.record(session, actor, now, "update", "escalation_policy", key, {"levels": len(levels)})
+    session.flush()
+    # Running escalations on it go on under the new policy from where they are (docs/escalations.md).
+    escalations.follow_policy(session, policy, before, now, actor)
     session.flush()
     return policy
 
@@ -133,6 +140,8 @@ def delete_policy(session: Session, actor: Actor, now: datetime, key: str) -> No
 def set_service_policy(
     session: Session, actor: Actor, now: datetime, service_key: str, policy_key: str | None
 ) -> models.Service:
+    from tocsin.services import escalations  # as in update_policy
+
     service = directory.get_service(session, service_key)
     policy = None
     if policy_key is not None:
@@ -141,6 +150,9 @@ def set_service_policy(
             raise ValidationFailed(f"unknown escalation policy {policy_key!r}", field="policy")
     service.escalation_policy = policy
     audit.record(session, actor, now, "set_escalation_policy", "service", service_key, {"policy": policy_key})
+    session.flush()
+    # Open incidents on the service page under the policy it has now (docs/escalations.md).
+    escalations.follow_service(session, service, now, actor)
     session.flush()
     return service
 

@@ -35,6 +35,7 @@ def to_domain(scheme: models.SeverityScheme) -> domain.SeverityScheme:
                     update_every=_delta(level.update_every_s),
                     watch_after_fix=_delta(level.watch_after_fix_s),
                 ),
+                emergency=level.emergency,
             )
             for level in scheme.levels
         ),
@@ -50,6 +51,7 @@ def level_row(level: domain.SeverityLevel) -> models.SeverityLevel:
         resolve_within_s=_seconds(level.policy.resolve_within),
         update_every_s=_seconds(level.policy.update_every),
         watch_after_fix_s=_seconds(level.policy.watch_after_fix),
+        emergency=level.emergency,
     )
 
 

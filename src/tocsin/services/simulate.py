@@ -2,8 +2,8 @@
 
 `simulate()` runs the real engine, not a model of it: it declares a drill
 incident with `incidents.declare` at the simulated instant and steps a
-`FrozenClock` from one due time to the next, calling `escalations.due` at
-each, exactly as an engine cycle would. What the engine wrote — notification
+`FrozenClock` from one due time to the next, calling `escalation_steps.due`
+at each, exactly as an engine cycle would. What the engine wrote — notification
 rows and timeline entries — is read back and explained: the schedule layer or
 override that put someone on call, quiet hours that held a page, a layer left
 empty by its restrictions, an emergency paging through quiet hours.
@@ -16,10 +16,10 @@ edge that opened it must end it with a rollback, never a commit, and never let
 the deliveries engine see the rows (they are only ever visible to this
 transaction).
 
-While it runs, `escalations.due` is limited to the drill's escalation (a
-`with_loader_criteria` on this session): otherwise every real escalation due
-by the simulated instant would be paged inside the simulation and its row
-locked away from the real engine until the rollback.
+Each `escalation_steps.due` is limited to the drill's escalation (`only`):
+otherwise every real escalation due by the simulated instant would be paged
+inside the simulation and its row locked away from the real engine until the
+rollback.
 
 Acknowledgement is not simulated: the whole ladder is shown, as if nobody ever
 answered. A real acknowledgement stops it at once.
@@ -27,20 +27,19 @@ answered. A real acknowledgement stops it at once.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import event, select
-from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from tocsin.clock import FrozenClock
 from tocsin.domain import escalation as escalation_rules
 from tocsin.domain import schedules as schedule_rules
 from tocsin.errors import ValidationFailed
-from tocsin.services import contacts, directory, escalations, incidents, policies, schedules, severities
+from tocsin.services import contacts, directory, escalation_steps, escalations, incidents, policies, schedules
 from tocsin.services.actor import Actor
 from tocsin.storage import models
 from tocsin.storage.repositories import directory as directory_repo
@@ -52,7 +51,6 @@ ACK_NOTE = (
     "Acknowledgement is not simulated: the whole ladder is shown as if nobody answers;"
     " an acknowledgement stops it at once and cancels the pages not yet sent."
 )
-_BATCH = 100
 _DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
@@ -155,19 +153,16 @@ def _run(
     plan = escalation_rules.plan(policies.to_domain(policy), escalation.severity, start) if policy else None
 
     status, next_due = escalation.status, escalation.next_due_at
-    with _only(session, escalation.id):
-        # One cycle per due time, jumping straight to the next: the engine pages every step due
-        # by `now` in one call (and moves the next level up when a whole level is held).
-        for _ in range(len(plan.steps) + 1 if plan else 1):
-            escalations.due(session, clock.now(), _BATCH, public_url=public_url)
-            status, next_due = session.execute(
-                select(models.Escalation.status, models.Escalation.next_due_at).where(
-                    models.Escalation.id == escalation.id
-                )
-            ).one()
-            if status != escalations.ACTIVE or next_due is None or next_due > until:
-                break
-            clock.set(next_due)
+    # One cycle per due time, jumping straight to the next: the engine pages every step due
+    # by `now` in one call (and moves the next level up when a whole level is held).
+    for _ in range(len(plan.steps) + 1 if plan else 1):
+        escalation_steps.due(session, clock.now(), 1, public_url=public_url, only=escalation.id)
+        status, next_due = session.execute(
+            select(models.Escalation.status, models.Escalation.next_due_at).where(models.Escalation.id == escalation.id)
+        ).one()
+        if status != escalations.ACTIVE or next_due is None or next_due > until:
+            break
+        clock.set(next_due)
 
     result = Simulation(
         service=service_key,
@@ -185,23 +180,6 @@ def _run(
         result.notes.append(f"Paging goes on after the horizon: the next level is due {_when(next_due, zone)}.")
     result.notes.extend(_clock_changes(zone, start, until))
     return result
-
-
-@contextmanager
-def _only(session: Session, escalation_id: int) -> Iterator[None]:
-    """Every ORM query on escalations in `session` sees only the drill's, while this lasts."""
-
-    def scope(state: ORMExecuteState) -> None:
-        if state.is_select:
-            state.statement = state.statement.options(
-                with_loader_criteria(models.Escalation, lambda cls: cls.id == escalation_id, include_aliases=True)
-            )
-
-    event.listen(session, "do_orm_execute", scope)
-    try:
-        yield
-    finally:
-        event.remove(session, "do_orm_execute", scope)
 
 
 # ---- reading back what the engine did ---------------------------------------------------------
@@ -230,7 +208,7 @@ def _read_back(
     by_email = {user.email.lower(): user for user in users.values()}
     steps = plan.steps if plan else ()
     levels = sorted(policy.levels, key=lambda level: level.position) if policy else []
-    explain = _Explainer(session, levels, severity_is_emergency=_emergency(session, escalation.severity))
+    explain = _Explainer(session, levels, emergency=escalations.emergency_of(session, incident))
 
     # When each (round, level) was actually paged: the engine moves a level up when the one
     # before reached nobody, so the timeline's `due_at`, not the plan's, is the truth.
@@ -244,8 +222,9 @@ def _read_back(
     pages: list[SimulatedPage] = []
     for row in rows:
         step = next(
-            (s for s in steps if escalations.page_key(escalation, s, row.user_id or 0, row.contact_method_id or 0)
-             == row.idempotency_key),
+            (s for s in steps if escalation_steps.page_key(
+                escalation.incident_id, escalation.started_at, s, row.user_id or 0, row.contact_method_id or 0
+            ) == row.idempotency_key),
             None,
         )  # fmt: skip
         user = users.get(row.user_id or 0)
@@ -290,15 +269,15 @@ def _read_back(
 class _Explainer:
     """Why the engine paged (or skipped) someone, in words, from the same rules it used."""
 
-    def __init__(self, session: Session, levels: Sequence[models.EscalationLevel], *, severity_is_emergency: bool):
+    def __init__(self, session: Session, levels: Sequence[models.EscalationLevel], *, emergency: str | None):
         self.session = session
         self.levels = levels
-        self.emergency = severity_is_emergency
+        self.emergency = emergency  # why the incident's pages ignore quiet hours (the engine's rule)
 
     def paged(self, user: models.User, level: int, at: datetime) -> str:
         why = self._target(user, level, at)
         if self.emergency and self._quiet(user, at):
-            why += "; emergency: quiet hours ignored"
+            why += f"; emergency ({self.emergency}): quiet hours ignored"
         return why
 
     def held(self, user: models.User, level: int, at: datetime, until: object, *, unreachable: bool) -> str:
@@ -375,12 +354,6 @@ def _window(restriction: schedule_rules.Restriction) -> str:
     days = "/".join(_DAY_NAMES[day] for day in sorted(restriction.days))
     end = "24:00" if restriction.end == schedule_rules.MIDNIGHT else f"{restriction.end:%H:%M}"
     return f"{days} {restriction.start:%H:%M}-{end}"
-
-
-def _emergency(session: Session, severity: str) -> bool:
-    # The engine's rule (escalations._is_emergency): the most severe level of the scheme.
-    level = severities.active(session).level(severity)
-    return level is not None and level.rank == 0
 
 
 # ---- formatting -------------------------------------------------------------------------------

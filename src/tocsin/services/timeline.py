@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, insert
+from sqlalchemy import Table, bindparam, insert, update
 from sqlalchemy.orm import Session
 
 from tocsin.domain.timeline import EntryKind
@@ -39,19 +39,20 @@ def add(
 
 def add_many(
     session: Session,
-    incident: models.Incident,
+    incident_id: int,
     actor: Actor,
     now: datetime,
     kind: EntryKind,
     entries: Sequence[tuple[str, dict[str, Any]]],
 ) -> None:
     """Several entries of one kind at once, as one executemany: ingestion attaches
-    alerts in bulk and must not build an ORM object per line."""
+    alerts in bulk and must not build (or flush) an ORM object per line, nor load
+    the incident to mark it changed."""
     if not entries:
         return
     rows = [
         {
-            "incident_id": incident.id,
+            "incident_id": incident_id,
             "kind": kind.value,
             "at": now,
             "actor_id": actor.user_id,
@@ -61,5 +62,15 @@ def add_many(
         }
         for summary, data in entries
     ]
-    session.execute(insert(cast(Table, models.TimelineEntry.__table__)), rows)
-    incident.updated_at = now
+    connection = session.connection()
+    connection.execute(_INSERT_ENTRIES, rows)
+    connection.execute(_TOUCH_INCIDENT, {"incident_id": incident_id, "now": now})
+
+
+_INSERT_ENTRIES = insert(cast(Table, models.TimelineEntry.__table__))
+_INCIDENTS = cast(Table, models.Incident.__table__)
+_TOUCH_INCIDENT = (
+    update(_INCIDENTS)
+    .where(_INCIDENTS.c.id == bindparam("incident_id"))
+    .values(updated_at=bindparam("now", type_=_INCIDENTS.c.updated_at.type))
+)

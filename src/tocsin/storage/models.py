@@ -94,7 +94,7 @@ class Service(Base):
     team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id", ondelete="SET NULL"))
     archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     managed: Mapped[bool] = mapped_column(Boolean, default=False)
-    # An emergency service always pages, whatever the severity and anyone's quiet hours.
+    # An emergency service's pages go through anyone's quiet hours (a record-only severity still pages nobody).
     emergency: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # SET NULL only as the database's last word: deleting a policy a service uses is refused first.
@@ -430,6 +430,11 @@ class ContactMethod(Base):
     high_urgency: Mapped[bool] = mapped_column(Boolean, default=False)
     # For kind "webhook": the key of the X-Tocsin-Signature HMAC. Kept, not hashed (it signs), never shown.
     signing_secret: Mapped[str | None] = mapped_column(Text)
+    # A verification code sent through this method (`tocsin contact verify`): only its SHA-256 is
+    # kept, valid until `verify_expires_at` and for a few wrong tries (`verify_attempts`).
+    verify_code_hash: Mapped[str | None] = mapped_column(String(64))
+    verify_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    verify_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     user: Mapped[User] = relationship()

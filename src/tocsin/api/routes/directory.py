@@ -9,6 +9,7 @@ from tocsin.api.schemas import (
     CreateService,
     CreateTeam,
     CreateUser,
+    EditService,
     MeOut,
     RoleOut,
     SchemeOut,
@@ -75,7 +76,23 @@ def list_services(_actor: Reader, session: DbSession) -> list[ServiceOut]:
 @router.post("/services", status_code=201, response_model=ServiceOut)
 def create_service(body: CreateService, actor: Writer, session: DbSession, clock: CurrentClock) -> ServiceOut:
     service = directory.create_service(
-        session, actor, clock.now(), key=body.key, name=body.name, description=body.description, team=body.team
+        session,
+        actor,
+        clock.now(),
+        key=body.key,
+        name=body.name,
+        description=body.description,
+        team=body.team,
+        emergency=body.emergency,
+    )
+    session.commit()
+    return ServiceOut.of(service)
+
+
+@router.patch("/services/{key}", response_model=ServiceOut)
+def edit_service(key: str, body: EditService, actor: Writer, session: DbSession, clock: CurrentClock) -> ServiceOut:
+    service = directory.edit_service(
+        session, actor, clock.now(), key, name=body.name, description=body.description, emergency=body.emergency
     )
     session.commit()
     return ServiceOut.of(service)

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from sqlalchemy.orm import Session
 
-from tocsin.api.deps import CurrentClock, DbSession, Reader, Writer
+from tocsin.api.deps import CurrentClock, DbSession, Reader, State, Writer
 from tocsin.api.schemas import (
     AddNote,
     AssignRole,
@@ -56,8 +56,15 @@ def _statuses(value: str | None) -> frozenset[str] | None:
     return chosen
 
 
+def _page_now(state: State) -> None:
+    """After a commit that may have made a page due now (a declaration, a new severity, a
+    reopening): the engine pages it at once instead of at its next interval."""
+    if state.wake_engine is not None:
+        state.wake_engine()
+
+
 @router.post("", status_code=201, response_model=IncidentOut)
-def declare(body: DeclareIncident, actor: Writer, session: DbSession, clock: CurrentClock) -> IncidentOut:
+def declare(body: DeclareIncident, actor: Writer, session: DbSession, clock: CurrentClock, state: State) -> IncidentOut:
     incident = incidents.declare(
         session,
         actor,
@@ -70,6 +77,7 @@ def declare(body: DeclareIncident, actor: Writer, session: DbSession, clock: Cur
         commander=body.commander,
     )
     session.commit()
+    _page_now(state)
     INCIDENTS_DECLARED.labels(severity=incident.severity).inc()
     return _out(session, incident.id)
 
@@ -106,10 +114,13 @@ def edit(ref: str, body: EditIncident, actor: Writer, session: DbSession, clock:
 
 
 @router.post("/{ref}/status", response_model=IncidentOut)
-def change_status(ref: str, body: ChangeStatus, actor: Writer, session: DbSession, clock: CurrentClock) -> IncidentOut:
+def change_status(
+    ref: str, body: ChangeStatus, actor: Writer, session: DbSession, clock: CurrentClock, state: State
+) -> IncidentOut:
     incident = incidents.get(session, ref)
     incidents.change_status(session, actor, clock.now(), incident, body.status, body.note)
     session.commit()
+    _page_now(state)  # a reopened incident pages its first level again
     return _out(session, incident.id)
 
 
@@ -145,11 +156,12 @@ def cancel(
 
 @router.post("/{ref}/severity", response_model=IncidentOut)
 def change_severity(
-    ref: str, body: ChangeSeverity, actor: Writer, session: DbSession, clock: CurrentClock
+    ref: str, body: ChangeSeverity, actor: Writer, session: DbSession, clock: CurrentClock, state: State
 ) -> IncidentOut:
     incident = incidents.get(session, ref)
     incidents.change_severity(session, actor, clock.now(), incident, body.severity, body.reason)
     session.commit()
+    _page_now(state)  # e.g. to P0: the levels left are paged now
     return _out(session, incident.id)
 
 

@@ -20,7 +20,7 @@ import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from tocsin.api.ingest import IngestWriter, IntegrationCache, RateLimiter
+from tocsin.api.ingest import IntegrationCache, RateLimiter, SignalWriter
 from tocsin.api.problems import problem
 from tocsin.domain.alerts import Signal
 from tocsin.integrations import alertmanager, native, pagerduty
@@ -43,7 +43,7 @@ class FastJSONResponse(JSONResponse):
         return orjson.dumps(content)
 
 
-def machinery(request: Request) -> tuple[IngestWriter, IntegrationCache, RateLimiter]:
+def machinery(request: Request) -> tuple[SignalWriter, IntegrationCache, RateLimiter]:
     state = request.app.state
     return state.ingest_writer, state.integration_cache, state.rate_limiter
 

@@ -1,7 +1,8 @@
 """Paging set-up: on-call schedules, escalation policies, and how each user is reached.
 
 Contact method addresses can be secrets (a webhook URL is a credential): only
-an admin token sees them in full, everyone else a masked form.
+an admin token sees them in full, everyone else a masked form. A webhook
+method's signing secret is write-only: answers only say whether it is `signed`.
 """
 
 from __future__ import annotations
@@ -34,6 +35,9 @@ from tocsin.api.schemas import (
     ServicePolicyIn,
     ServicePolicyOut,
     ShiftOut,
+    SigningSecretIn,
+    VerificationCodeIn,
+    VerificationOut,
 )
 from tocsin.domain.access import Scope
 from tocsin.domain.schedules import SourceKind
@@ -262,6 +266,7 @@ def _contact_method(method: models.ContactMethod, actor: Actor) -> ContactMethod
         mention=method.mention,
         verified=method.verified,
         high_urgency=method.high_urgency,
+        signed=method.signing_secret is not None,
         created_at=method.created_at,
     )
 
@@ -286,9 +291,46 @@ def add_contact_method(
         mention=body.mention,
         high_urgency=body.high_urgency,
         verified=body.verified,
+        signing_secret=body.signing_secret,
     )
     session.commit()
     return _contact_method(method, actor)
+
+
+@router.put("/users/{email}/contact-methods/{name}/signing-secret", response_model=ContactMethodOut)
+def set_signing_secret(
+    email: str, name: str, body: SigningSecretIn, actor: Writer, session: DbSession, clock: CurrentClock
+) -> ContactMethodOut:
+    method = contacts.set_signing_secret(session, actor, clock.now(), email, name, body.signing_secret)
+    session.commit()
+    return _contact_method(method, actor)
+
+
+@router.post("/users/{email}/contact-methods/{name}/verify", status_code=202, response_model=VerificationOut)
+def start_verification(
+    email: str, name: str, actor: Writer, session: DbSession, clock: CurrentClock
+) -> VerificationOut:
+    """Send a 6-digit code through the contact method; the engine delivers it like a page."""
+    sent = contacts.start_verification(session, actor, clock.now(), email, name)
+    session.commit()
+    return VerificationOut(
+        contact_method=name,
+        notification=sent.notification.id,
+        status=sent.notification.status,
+        expires_at=sent.expires_at,
+    )
+
+
+@router.post("/users/{email}/contact-methods/{name}/verify/confirm", response_model=ContactMethodOut)
+def confirm_verification(
+    email: str, name: str, body: VerificationCodeIn, actor: Writer, session: DbSession, clock: CurrentClock
+) -> ContactMethodOut:
+    confirmed = contacts.confirm_verification(session, actor, clock.now(), email, name, body.code)
+    # Committed even for a wrong code: it counts against the code's tries.
+    session.commit()
+    if confirmed.problem is not None:
+        raise confirmed.problem
+    return _contact_method(confirmed.method, actor)
 
 
 @router.delete("/users/{email}/contact-methods/{name}", status_code=204)

@@ -26,7 +26,7 @@ or role an open incident still uses) is collected as an `Issue` with the path
 in the document, and all of them are raised together as `InvalidConfig`.
 
 One module per group of sections (`severities`, `directory`, `alerting`,
-`paging`), all planning with the shape in `steps`; this module puts them in
+`paging`, `channels`), all planning with the shape in `steps`; this module puts them in
 dependency order.
 """
 
@@ -41,7 +41,7 @@ from tocsin.clock import SystemClock
 from tocsin.config_file import schema
 from tocsin.config_file.errors import InvalidConfig
 from tocsin.services.actor import Actor
-from tocsin.services.config_apply import alerting, directory, paging, severities
+from tocsin.services.config_apply import alerting, channels, directory, paging, severities
 from tocsin.services.config_apply.references import check_references
 from tocsin.services.config_apply.steps import (
     Action,
@@ -107,6 +107,9 @@ def plan(
         alerting.plan_routes(planning, document.routes)
     if document.maintenance_windows is not None:
         alerting.plan_windows(planning, document.maintenance_windows)
+    # After services and severities: routes name both.
+    if document.channels is not None:
+        channels.plan_channels(planning, document.channels)
     check_references(planning)
     if planning.issues:
         raise InvalidConfig(planning.issues)

@@ -234,6 +234,7 @@ def _service_desired(spec: schema.Service) -> dict[str, Value]:
         "description": spec.description,
         "team": spec.team,
         **paging.service_policy(spec),
+        "emergency": spec.emergency,
         "archived": False,
         "managed": True,
     }
@@ -245,6 +246,7 @@ def _service_current(row: models.Service) -> dict[str, Value]:
         "description": row.description,
         "team": row.team.key if row.team is not None else None,
         "escalation_policy": row.escalation_policy.key if row.escalation_policy is not None else None,
+        "emergency": row.emergency,
         "archived": row.archived_at is not None,
         "managed": row.managed,
     }
@@ -259,6 +261,7 @@ def _create_service(planning: Planning, spec: schema.Service, actor: Actor, now:
         name=spec.name or spec.key,
         description=spec.description,
         team=spec.team,
+        emergency=spec.emergency,
         managed=True,
     )
     paging.link_policy(planning, spec, actor, now)
@@ -275,6 +278,7 @@ def _update_service(
     row.name = spec.name or spec.key
     row.description = spec.description
     row.team = directory.get_team(planning.session, spec.team) if spec.team is not None else None
+    row.emergency = spec.emergency
     row.archived_at = None
     row.managed = True
     audit.record(planning.session, actor, now, "update", "service", row.key, changes_detail(fields))

@@ -9,7 +9,9 @@ round, so `plan()` plans the removals returned here after the services'.
 
 A contact method's address may be a secret (a webhook URL is a credential):
 the plan shows it masked, as the API shows it to non-admins, and messages
-name the variable of `address_env`, never its value. A user's list of contact
+name the variable of `address_env`, never its value. A signing secret
+(`signing_secret_env`) is never shown at all: the plan says "set", "changed"
+or "none". A user's list of contact
 methods is the whole truth about that user's methods once the file has it;
 notification rules are one ordered list per user, replaced when it differs.
 """
@@ -36,6 +38,7 @@ from tocsin.services.config_apply.steps import (
     Run,
     Section,
     Value,
+    address_from,
     changes_detail,
     duration,
     instant,
@@ -386,28 +389,39 @@ def plan_contacts(planning: Planning, specs: Sequence[schema.User] | None) -> No
 
 
 def _address(planning: Planning, path: Path, spec: spec_paging.ContactMethod) -> tuple[str, str] | None:
-    """(address, what the plan shows of it), or None with an issue."""
-    if spec.address is not None:
-        try:
-            contacts._check_address(notify.ContactKind(spec.kind), spec.address)
-        except ValidationFailed as exc:
-            planning.issues.append(Issue((*path, "address"), exc.message))
-            return None
-        return spec.address.strip(), contacts.masked(spec.kind, spec.address.strip())
-    variable = spec.address_env or ""
-    address = planning.env.get(variable, "").strip()
-    # The messages name the variable, never its value: plans end up in CI logs.
-    if not address:
+    return address_from(planning, path, spec.kind, spec.address, spec.address_env, "contact method")
+
+
+def _signing_secret(planning: Planning, path: Path, spec: spec_paging.ContactMethod) -> tuple[bool, str | None]:
+    """(usable, the secret or None for none); an issue when the variable is unset or unusable."""
+    variable = spec.signing_secret_env
+    if variable is None:
+        return True, None
+    secret = planning.env.get(variable, "")
+    where = (*path, "signing_secret_env")
+    if not secret:
         planning.issues.append(
-            Issue((*path, "address_env"), f"environment variable {variable} is not set; apply reads the address there")
+            Issue(where, f"environment variable {variable} is not set; apply reads the signing secret there")
         )
-        return None
+        return False, None
     try:
-        contacts._check_address(notify.ContactKind(spec.kind), address)
-    except ValidationFailed:
-        planning.issues.append(Issue((*path, "address_env"), f"{variable} does not hold a usable {spec.kind} address"))
-        return None
-    return address, f"{contacts.masked(spec.kind, address)} (from ${variable})"
+        contacts.check_signing_secret(notify.ContactKind(spec.kind), secret)
+    except ValidationFailed as exc:
+        # The message describes what a secret must be; it never quotes the value.
+        planning.issues.append(Issue(where, f"{variable}: {exc.message}"))
+        return False, None
+    return True, secret
+
+
+def _secret_change(
+    variable: str | None, old: str | None, new: str | None, *, creating: bool = False
+) -> tuple[FieldChange, ...]:
+    """How the plan shows a signing secret's change: whether there is one, never what it is."""
+    if old == new:
+        return ()
+    after = "none" if new is None else f"{'set' if old is None else 'changed'} (from ${variable})"
+    before = None if creating else ("none" if old is None else "set")
+    return (FieldChange("signing_secret", before, after),)
 
 
 def _methods(planning: Planning, base: Path, spec: schema.User, user: models.User | None) -> None:
@@ -428,30 +442,39 @@ def _method(
     planning: Planning, path: Path, email: str, method: spec_paging.ContactMethod, row: models.ContactMethod | None
 ) -> None:
     found = _address(planning, path, method)
-    if found is None:
+    usable, secret = _signing_secret(planning, path, method)
+    if found is None or not usable:
         return
     address, shown = found
     desired: dict[str, Value] = {"kind": method.kind, "mention": method.mention, "high_urgency": method.high_urgency}
     current: dict[str, Value] | None = None
     extra: tuple[FieldChange, ...] = (FieldChange("address", None, shown),)
+    extra += _secret_change(method.signing_secret_env, None, secret, creating=True)
     if row is not None:
         current = {"kind": row.kind, "mention": row.mention, "high_urgency": row.high_urgency}
         old = contacts.masked(row.kind, row.address)
         extra = () if row.address == address else (FieldChange("address", old, shown),)
+        extra += _secret_change(method.signing_secret_env, row.signing_secret, secret)
     plan_object(
         planning,
         "contact method",
         f"{email}/{method.name}",
         desired,
         current,
-        create=lambda: functools.partial(_add_method, planning, email, method, address),
-        update=lambda fields: functools.partial(_update_method, planning, row, method, address, fields),
+        create=lambda: functools.partial(_add_method, planning, email, method, address, secret),
+        update=lambda fields: functools.partial(_update_method, planning, row, method, address, secret, fields),
         extra=extra,
     )
 
 
 def _add_method(
-    planning: Planning, email: str, spec: spec_paging.ContactMethod, address: str, actor: Actor, now: datetime
+    planning: Planning,
+    email: str,
+    spec: spec_paging.ContactMethod,
+    address: str,
+    secret: str | None,
+    actor: Actor,
+    now: datetime,
 ) -> None:
     contacts.add_contact_method(
         planning.session,
@@ -463,6 +486,7 @@ def _add_method(
         address=address,
         mention=spec.mention,
         high_urgency=spec.high_urgency,
+        signing_secret=secret,
     )
 
 
@@ -471,6 +495,7 @@ def _update_method(
     row: models.ContactMethod | None,
     spec: spec_paging.ContactMethod,
     address: str,
+    secret: str | None,
     fields: Sequence[FieldChange],
     actor: Actor,
     now: datetime,
@@ -478,7 +503,9 @@ def _update_method(
     assert row is not None, "only a contact method that exists is updated"
     if row.address != address or row.kind != spec.kind:
         row.verified = False  # a new destination has not been tested
+        contacts.forget_code(row)  # a code sent to the old one must not verify the new one
     row.kind, row.address, row.mention, row.high_urgency = spec.kind, address, spec.mention, spec.high_urgency
+    row.signing_secret = secret
     # The plan's fields show the address masked: safe for the audit log.
     audit.record(planning.session, actor, now, "update_contact_method", "user", row.user.email, changes_detail(fields))
 

@@ -130,6 +130,7 @@ def _level_values(spec: schema.Level, rank: int) -> dict[str, Any]:
         "rank": rank,
         "description": spec.description,
         **{f"{name}_s": seconds(getattr(spec, name)) for name in _LEVEL_TIMES},
+        "emergency": spec.emergency if spec.emergency is not None else rank == 0,
     }
 
 
@@ -138,6 +139,8 @@ def _level_display(prefix: str, values: Mapping[str, Any], *, rank: bool) -> dic
     shown: dict[str, Value] = {f"{prefix}.rank": values["rank"]} if rank else {}
     shown[f"{prefix}.description"] = values["description"]
     shown.update({f"{prefix}.{name}": duration(values[f"{name}_s"]) for name in _LEVEL_TIMES})
+    # Likewise a new level that is not an emergency: only `emergency: true` is worth a line.
+    shown[f"{prefix}.emergency"] = values["emergency"] if rank or values["emergency"] else None
     return shown
 
 
@@ -146,6 +149,7 @@ def _level_row_values(level: models.SeverityLevel) -> dict[str, Any]:
         "rank": level.rank,
         "description": level.description,
         **{f"{name}_s": getattr(level, f"{name}_s") for name in _LEVEL_TIMES},
+        "emergency": level.emergency,
     }
 
 

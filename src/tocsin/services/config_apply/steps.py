@@ -22,9 +22,11 @@ from sqlalchemy.orm import Session
 from tocsin.clock import as_utc
 from tocsin.config_file import schema
 from tocsin.config_file.durations import format_duration
-from tocsin.config_file.errors import Issue
+from tocsin.config_file.errors import Issue, Path
 from tocsin.domain.matchers import MatcherError, parse_matcher
-from tocsin.services import audit
+from tocsin.domain.notify import ContactKind
+from tocsin.errors import ValidationFailed
+from tocsin.services import audit, contacts
 from tocsin.services.actor import Actor
 
 Action = Literal["create", "update", "delete"]
@@ -331,3 +333,31 @@ def instant(value: datetime) -> str:
 
 def plural(count: int, what: str) -> str:
     return f"{count} {what}{'' if count == 1 else 's'}"
+
+
+def address_from(
+    planning: Planning, path: Path, kind: str, address: str | None, address_env: str | None, what: str
+) -> tuple[str, str] | None:
+    """A contact method's or channel's address written in the file or read from the
+    environment: (address, what the plan shows of it), or None with an issue. The
+    messages name the variable, never its value: plans end up in CI logs."""
+    if address is not None:
+        try:
+            contacts.check_address(ContactKind(kind), address, what)
+        except ValidationFailed as exc:
+            planning.issues.append(Issue((*path, "address"), exc.message))
+            return None
+        return address.strip(), contacts.masked(kind, address.strip())
+    variable = address_env or ""
+    value = planning.env.get(variable, "").strip()
+    if not value:
+        planning.issues.append(
+            Issue((*path, "address_env"), f"environment variable {variable} is not set; apply reads the address there")
+        )
+        return None
+    try:
+        contacts.check_address(ContactKind(kind), value, what)
+    except ValidationFailed:
+        planning.issues.append(Issue((*path, "address_env"), f"{variable} does not hold a usable {kind} address"))
+        return None
+    return value, f"{contacts.masked(kind, value)} (from ${variable})"

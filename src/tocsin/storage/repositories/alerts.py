@@ -59,9 +59,12 @@ def firing_alerts(session: Session, keys: Iterable[tuple[int, str]]) -> list[Fir
     for integration_id, dedup_key in keys:
         by_integration.setdefault(integration_id, []).append(dedup_key)
     found: list[FiringRow] = []
+    connection = session.connection()  # Core statements: the ORM's execute path costs more than the query
     for integration_id, dedup_keys in by_integration.items():
         for start in range(0, len(dedup_keys), 500):
-            rows = session.execute(_FIRING, {"integration_id": integration_id, "keys": dedup_keys[start : start + 500]})
+            rows = connection.execute(
+                _FIRING, {"integration_id": integration_id, "keys": dedup_keys[start : start + 500]}
+            )
             found.extend(FiringRow(*row) for row in rows)
     return found
 
@@ -93,21 +96,52 @@ def next_alert_ids(session: Session, count: int) -> list[int]:
     on SQLite when it must match returned ids to parameters)."""
     if count == 0:
         return []
-    if session.get_bind().dialect.name == "postgresql":
-        rows = session.execute(
-            text("SELECT nextval(pg_get_serial_sequence('alerts', 'id')) FROM generate_series(1, :n)"), {"n": count}
-        )
-        return [int(row[0]) for row in rows]
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        return [int(row[0]) for row in connection.execute(_NEXTVAL, {"n": count})]
     # SQLite: every write transaction starts with BEGIN IMMEDIATE (storage.db), so
     # this transaction holds the database's only write lock and nobody else can
     # take these ids; SQLite itself would allocate max(rowid) + 1 the same way.
-    top = session.scalar(select(func.coalesce(func.max(Alert.id), 0))) or 0
+    top = connection.execute(_MAX_ID).scalar() or 0
     return list(range(top + 1, top + 1 + count))
+
+
+_NEXTVAL = text("SELECT nextval(pg_get_serial_sequence('alerts', 'id')) FROM generate_series(1, :n)")
+_MAX_ID = select(func.coalesce(func.max(Alert.id), 0))
+_INSERT_ALERTS = insert(_ALERTS)
 
 
 def insert_alerts(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     if rows:
-        session.execute(insert(_ALERTS), rows)
+        session.connection().execute(_INSERT_ALERTS, rows)
+
+
+@dataclass(frozen=True)
+class IncidentState:
+    id: int
+    human_id: str
+    status: str
+
+
+def incident_state(session: Session, incident_id: int) -> IncidentState | None:
+    """An incident's id, human id and status: what ingestion checks of the incident an
+    earlier batch joined, without loading (and later flushing) the ORM object."""
+    row = session.connection().execute(_INCIDENT_STATE, {"incident_id": incident_id}).first()
+    return IncidentState(incident_id, row[0], row[1]) if row is not None else None
+
+
+_INCIDENTS = cast(Table, Incident.__table__)
+_INCIDENT_STATE = select(_INCIDENTS.c.human_id, _INCIDENTS.c.status).where(_INCIDENTS.c.id == bindparam("incident_id"))
+
+
+_COUNT_REPEATS = (
+    update(_ALERTS)
+    .where(_ALERTS.c.id == bindparam("alert_id"))
+    .values(
+        count=_ALERTS.c.count + bindparam("times", type_=Integer()),
+        last_seen=bindparam("seen", type_=_ALERTS.c.last_seen.type),
+    )
+)
 
 
 @dataclass(frozen=True)
@@ -127,15 +161,7 @@ def record_repeats(session: Session, repeats: Sequence[Repeat]) -> None:
         if r.summary is None and r.labels is None
     ]
     if plain:
-        session.execute(
-            update(_ALERTS)
-            .where(_ALERTS.c.id == bindparam("alert_id"))
-            .values(
-                count=_ALERTS.c.count + bindparam("times", type_=Integer()),
-                last_seen=bindparam("seen", type_=_ALERTS.c.last_seen.type),
-            ),
-            plain,
-        )
+        session.connection().execute(_COUNT_REPEATS, plain)
     for r in repeats:
         if r.summary is None and r.labels is None:
             continue

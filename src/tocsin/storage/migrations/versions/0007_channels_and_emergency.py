@@ -1,4 +1,4 @@
-"""channels, routes, emergency flags, signing secrets
+"""channels, routes, emergency flags, signing secrets, contact method verification codes
 
 Revision ID: 0007
 Revises: 0006
@@ -56,6 +56,9 @@ def upgrade() -> None:
 
     with op.batch_alter_table('contact_methods', schema=None) as batch_op:
         batch_op.add_column(sa.Column('signing_secret', sa.Text(), nullable=True))
+        batch_op.add_column(sa.Column('verify_code_hash', sa.String(length=64), nullable=True))
+        batch_op.add_column(sa.Column('verify_expires_at', tocsin.storage.types.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('verify_attempts', sa.Integer(), server_default=sa.text('0'), nullable=False))
 
     with op.batch_alter_table('notifications', schema=None) as batch_op:
         batch_op.add_column(sa.Column('channel_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True))
@@ -68,6 +71,12 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('emergency', sa.Boolean(), server_default=sa.text('false'), nullable=False))
 
     # ### end Alembic commands ###
+
+    # Until this revision the most severe level of a scheme (rank 0: P0, SEV1) was the emergency
+    # that pages through quiet hours. Mark those levels so existing installs keep paging as before;
+    # new installs get the flag from the shipped schemes.
+    levels = sa.table('severity_levels', sa.column('rank', sa.Integer()), sa.column('emergency', sa.Boolean()))
+    op.execute(levels.update().where(levels.c.rank == 0).values(emergency=True))
 
 
 def downgrade() -> None:
@@ -83,6 +92,9 @@ def downgrade() -> None:
         batch_op.drop_column('channel_id')
 
     with op.batch_alter_table('contact_methods', schema=None) as batch_op:
+        batch_op.drop_column('verify_attempts')
+        batch_op.drop_column('verify_expires_at')
+        batch_op.drop_column('verify_code_hash')
         batch_op.drop_column('signing_secret')
 
     with op.batch_alter_table('channel_routes', schema=None) as batch_op:
