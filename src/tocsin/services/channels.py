@@ -22,7 +22,7 @@ from tocsin.domain import channel_routing as routing
 from tocsin.domain import naming
 from tocsin.domain.notify import ContactKind
 from tocsin.errors import Conflict, NotFound, ValidationFailed
-from tocsin.services import audit, contacts, severities
+from tocsin.services import audit, contacts, notifications, severities
 from tocsin.services.actor import Actor
 from tocsin.storage import models
 from tocsin.storage.repositories import channels as repo
@@ -190,23 +190,18 @@ def delete_channel(session: Session, actor: Actor, now: datetime, name: str) -> 
 def send_test(session: Session, actor: Actor, now: datetime, name: str) -> models.Notification:
     """Queue one test post to the channel, due now; the engine's deliveries module sends it."""
     channel = get_channel(session, name)
-    notification = models.Notification(
-        idempotency_key=f"post-test:{channel.id}:{uuid.uuid4().hex}",
-        channel_id=channel.id,
-        kind="test",
-        channel=channel.kind,
-        step="",
-        status="pending",
-        due_at=now,
-        attempts=0,
-        last_error="",
-        payload={
+    notification = notifications.due_now(
+        now,
+        f"post-test:{channel.id}:{uuid.uuid4().hex}",
+        "test",
+        channel.kind,
+        {
             "title": "Test post",
             "text": f"Tocsin can post to the channel {channel.name!r}.",
             "fields": [["Channel", channel.name], ["Sent by", actor.name]],
             "message_kind": "test",
         },
-        created_at=now,
+        channel_id=channel.id,
     )
     session.add(notification)
     audit.record(session, actor, now, "test", "channel", name)

@@ -401,27 +401,43 @@ def _label(channel: str) -> str:
 # ---- test notifications and reading -----------------------------------------------------------
 
 
+def due_now(
+    now: datetime, key: str, kind: str, channel: str, payload: dict[str, Any], **target: int | None
+) -> models.Notification:
+    """A row for the deliveries module to send at once, not tried yet: how every test,
+    verification code and test post starts. `target`: user_id and contact_method_id,
+    or channel_id."""
+    return models.Notification(
+        idempotency_key=key,
+        kind=kind,
+        channel=channel,
+        step="",
+        status="pending",
+        due_at=now,
+        attempts=0,
+        last_error="",
+        payload=payload,
+        created_at=now,
+        **target,
+    )
+
+
 def send_test(session: Session, user: models.User, now: datetime) -> list[models.Notification]:
     """One `test` notification per contact method of `user`, due now (`tocsin notify test`)."""
     made: list[models.Notification] = []
     for method in paging_repo.contact_methods_of(session, user.id):
-        notification = models.Notification(
-            idempotency_key=f"test-{uuid.uuid4().hex}",
-            user_id=user.id,
-            contact_method_id=method.id,
-            kind="test",
-            channel=method.kind,
-            step="",
-            status="pending",
-            due_at=now,
-            attempts=0,
-            last_error="",
-            payload={
+        notification = due_now(
+            now,
+            f"test-{uuid.uuid4().hex}",
+            "test",
+            method.kind,
+            {
                 "title": "Test notification",
                 "text": f"Tocsin can reach {user.name} through the contact method {method.name!r}.",
                 "fields": [["Contact method", method.name]],
             },
-            created_at=now,
+            user_id=user.id,
+            contact_method_id=method.id,
         )
         session.add(notification)
         made.append(notification)
@@ -448,19 +464,13 @@ def send_verification_code(
         .execution_options(synchronize_session=False)
     )
     minutes = int(valid.total_seconds() // 60)
-    notification = models.Notification(
-        idempotency_key=f"verify-{uuid.uuid4().hex}",
-        user_id=user.id,
-        contact_method_id=method.id,
-        kind="verify",
-        channel=method.kind,
-        step="",
-        status="pending",
-        due_at=now,
-        attempts=0,
-        last_error="",
+    notification = due_now(
+        now,
+        f"verify-{uuid.uuid4().hex}",
+        "verify",
+        method.kind,
         # The code in the title: it is what a phone's notification preview shows.
-        payload={
+        {
             "title": f"Your Tocsin code is {code}",
             "text": (
                 f"Enter it within {minutes} minutes to verify the contact method {method.name!r} of {user.email}: "
@@ -468,7 +478,8 @@ def send_verification_code(
             ),
             "fields": [["Code", code], ["Contact method", method.name]],
         },
-        created_at=now,
+        user_id=user.id,
+        contact_method_id=method.id,
     )
     session.add(notification)
     session.flush()
