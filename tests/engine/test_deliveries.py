@@ -9,7 +9,6 @@ import random
 import threading
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -20,11 +19,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from tests.channels.samples import Mailbox, SmtpServer
 from tests.conftest import Personas
 from tests.support.fake_http import Answer, FakeHTTPServer, RecordedRequest
+from tests.support.paging import Bob, seed_bob
 from tocsin.channels.email import SmtpSettings
 from tocsin.clock import FrozenClock
 from tocsin.engine.deliveries import Deliveries
 from tocsin.engine.runner import Runner
-from tocsin.services import incidents, notifications
+from tocsin.services import notifications
 from tocsin.storage import models
 
 MENTION = "80351110224678912"
@@ -37,13 +37,6 @@ PAYLOAD: dict[str, Any] = {
     "ack_url": "https://tocsin.example.com/ack/abc.sig",
     "fields": [["Service", "checkout"]],
 }
-
-
-@dataclass
-class Bob:
-    user_id: int
-    incident_id: int
-    methods: dict[str, int]  # contact method name → id
 
 
 @pytest.fixture
@@ -73,26 +66,16 @@ def bob(
     slack: FakeHTTPServer,
 ) -> Bob:
     """Bob's rules: Discord at once, then Slack, then e-mail."""
-    with sessions() as db:
-        user = db.scalars(select(models.User).where(models.User.email == personas.bob.email)).one()
-        incident = incidents.declare(db, personas.bob.actor, clock.now(), title="Checkout is down", severity="P1")
-        methods: dict[str, int] = {}
-        for delay, (name, kind, address, mention) in enumerate(
-            (
-                ("discord", "discord", f"{discord.url}/api/webhooks/1/token-abc", MENTION),
-                ("slack", "slack", f"{slack.url}/services/T0/B0/token", None),
-                ("mail", "email", "bob@example.com", None),
-            )
-        ):
-            method = models.ContactMethod(
-                user_id=user.id, name=name, kind=kind, address=address, mention=mention, created_at=clock.now()
-            )
-            db.add(method)
-            db.flush()
-            db.add(models.NotificationRule(user_id=user.id, contact_method_id=method.id, delay_s=delay * 60))
-            methods[name] = method.id
-        db.commit()
-        return Bob(user.id, incident.id, methods)
+    return seed_bob(
+        sessions,
+        personas,
+        clock,
+        (
+            ("discord", "discord", f"{discord.url}/api/webhooks/1/token-abc", MENTION),
+            ("slack", "slack", f"{slack.url}/services/T0/B0/token", None),
+            ("mail", "email", "bob@example.com", None),
+        ),
+    )
 
 
 def page(

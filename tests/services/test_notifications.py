@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -11,6 +10,7 @@ from sqlalchemy import Engine, event, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.conftest import Personas
+from tests.support.paging import Bob, seed_bob
 from tocsin.clock import FrozenClock
 from tocsin.services import incidents, notifications
 from tocsin.services.notifications import Attempt
@@ -19,32 +19,18 @@ from tocsin.storage import models
 LEASE = timedelta(minutes=2)
 
 
-@dataclass
-class Bob:
-    user_id: int
-    incident_id: int
-    methods: dict[str, int]
-
-
 @pytest.fixture
 def bob(sessions: sessionmaker[Session], personas: Personas, clock: FrozenClock) -> Bob:
     """Bob's rules: Discord at once, e-mail after a minute."""
-    with sessions() as db:
-        user = db.scalars(select(models.User).where(models.User.email == personas.bob.email)).one()
-        incident = incidents.declare(db, personas.bob.actor, clock.now(), title="Checkout is down", severity="P1")
-        methods: dict[str, int] = {}
-        for delay, (name, kind, address) in enumerate(
-            (("discord", "discord", "https://discord.example/api/webhooks/1/t"), ("mail", "email", "bob@example.com"))
-        ):
-            method = models.ContactMethod(
-                user_id=user.id, name=name, kind=kind, address=address, mention=None, created_at=clock.now()
-            )
-            db.add(method)
-            db.flush()
-            db.add(models.NotificationRule(user_id=user.id, contact_method_id=method.id, delay_s=delay * 60))
-            methods[name] = method.id
-        db.commit()
-        return Bob(user.id, incident.id, methods)
+    return seed_bob(
+        sessions,
+        personas,
+        clock,
+        (
+            ("discord", "discord", "https://discord.example/api/webhooks/1/t", None),
+            ("mail", "email", "bob@example.com", None),
+        ),
+    )
 
 
 def add(
