@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -14,6 +15,7 @@ from tests.channels.samples import TOKEN, webhook_url
 from tests.support.fake_http import FakeHTTPServer
 from tests.support.server import free_port
 from tocsin.channels import posting
+from tocsin.channels.connections import Connections
 from tocsin.channels.result import Outcome
 
 
@@ -166,3 +168,39 @@ def test_the_body_is_posted_as_json_with_our_user_agent(fake_http: FakeHTTPServe
 def test_retry_after_reads_seconds_and_http_dates(header: str | None, seconds: float | None) -> None:
     now = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
     assert posting.retry_after(header, now=now) == seconds
+
+
+def _send_async(url: str, *, timeout: float = 5, wait: Any = None) -> Any:
+    async def go() -> Any:
+        pool = Connections()
+        try:
+            return await posting.send_async(posting.Post(url, b"{}", wait=wait), connections=pool, timeout=timeout)
+        finally:
+            await pool.aclose()
+
+    return asyncio.run(go())
+
+
+@pytest.mark.parametrize(("status", "outcome"), [(204, Outcome.OK), (302, Outcome.PERMANENT), (404, Outcome.PERMANENT)])
+def test_on_an_event_loop_answers_are_read_the_same_way(
+    fake_http: FakeHTTPServer, status: int, outcome: Outcome
+) -> None:
+    fake_http.respond(status, headers={"Location": "https://elsewhere.example/"} if status == 302 else None)
+    result = _send_async(webhook_url(fake_http))
+    assert (result.outcome, result.status) == (outcome, status)
+    assert TOKEN not in (result.error or "")
+
+
+def test_on_an_event_loop_a_429_waits_for_the_longer_of_its_header_and_its_body(fake_http: FakeHTTPServer) -> None:
+    fake_http.respond(429, {"retry_after": 7.5}, {"Retry-After": "2"})
+    result = _send_async(webhook_url(fake_http), wait=lambda response: response.json()["retry_after"])
+    assert (result.outcome, result.retry_after) == (Outcome.RETRY, 7.5)
+
+
+def test_on_an_event_loop_failures_are_retried_and_name_only_the_host(fake_http: FakeHTTPServer) -> None:
+    refused = _send_async(f"http://127.0.0.1:{free_port()}/hooks/{TOKEN}", timeout=2)
+    assert (refused.outcome, refused.error) == (Outcome.RETRY, "could not reach 127.0.0.1 (connection failed)")
+    fake_http.respond(200, delay=5)
+    late = _send_async(webhook_url(fake_http), timeout=0.2)
+    assert (late.outcome, late.error) == (Outcome.RETRY, "127.0.0.1 did not answer within 0.2 s")
+    assert _send_async("ftp://example.com/x").outcome is Outcome.PERMANENT

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from tests.channels.samples import NOW, TOKEN, SmtpServer, page, webhook_url
 from tests.support.fake_http import Answer, FakeHTTPServer
-from tocsin.channels import discord, registry, send
+from tocsin.channels import Connections, discord, registry, send, send_async
 from tocsin.channels.email import SmtpSettings
 from tocsin.channels.result import DeliveryResult, Outcome
 from tocsin.domain.notify import ContactKind
@@ -86,3 +88,29 @@ def test_a_refused_connection_is_a_retry_for_every_http_channel() -> None:
         assert result.outcome is Outcome.RETRY
         assert result.error is not None
         assert TOKEN not in result.error
+
+
+def test_on_an_event_loop_the_http_kinds_go_to_their_url_and_errors_never_quote_it(fake_http: FakeHTTPServer) -> None:
+    fake_http.default = Answer(200, "ok")
+
+    async def go() -> list[DeliveryResult]:
+        pool = Connections()
+        results = [
+            await send_async(
+                kind, webhook_url(fake_http, f"/{kind}"), page(), connections=pool, secret="whsec-1234567890"
+            )
+            for kind in ("discord", "slack", "webhook")
+        ]
+        fake_http.respond(404, f"no such hook {TOKEN}")
+        results.append(await send_async("webhook", webhook_url(fake_http), page(), connections=pool))
+        await pool.aclose()
+        return results
+
+    *delivered, refused = asyncio.run(go())
+    assert [result.delivered for result in delivered] == [True, True, True]
+    discord_request, slack_request, webhook_request, _ = fake_http.requests
+    assert "embeds" in discord_request.json()
+    assert "blocks" in slack_request.json()
+    assert webhook_request.header("X-Tocsin-Signature") is not None
+    assert refused.outcome is Outcome.PERMANENT
+    assert TOKEN not in (refused.error or "")

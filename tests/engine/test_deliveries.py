@@ -696,3 +696,26 @@ def test_a_hanging_far_end_holds_no_database_lock_while_the_next_batch_is_claime
             sink.release.set()
             sender.join(30)
         _all_sent_once(sessions, sink, 6)
+
+
+def test_a_slow_far_end_has_as_many_pages_in_flight_as_workers_without_a_thread_for_each(
+    sessions: sessionmaker[Session], bob: Bob, clock: FrozenClock
+) -> None:
+    sink = Holding()
+    with sink:
+        _bulk(sessions, bob, clock, sink, 40)
+        module = deliveries(batch=40, workers=16)
+        before = set(threading.enumerate())
+        sender = threading.Thread(target=module.run_with, args=(sessions, clock))
+        sender.start()
+        try:
+            sink.wait_for_requests(16)
+            # The sixteen requests are coroutines on the module's event loop, its one thread.
+            started = [t.name for t in set(threading.enumerate()) - before if t.name.startswith("delivery")]
+            assert started == ["delivery-loop"]
+            assert len(sink.requests) == 16  # and no more than `workers` at once
+        finally:
+            sink.release.set()
+            sender.join(30)
+        module.close()
+        _all_sent_once(sessions, sink, 40)

@@ -35,9 +35,11 @@ _FOOTER = "Tocsin"
 def send(
     address: str, message: Message, *, client: httpx.Client | None = None, timeout: float = posting.DEFAULT_TIMEOUT
 ) -> DeliveryResult:
-    return posting.post(
-        address, posting.encode(payload(message)), client=client, timeout=timeout, explain=_explain, wait=_wait
-    )
+    return posting.send(request(address, message), client=client, timeout=timeout)
+
+
+def request(address: str, message: Message) -> posting.Post:
+    return posting.Post(address, posting.encode(payload(message)), explain=_explain, wait=_wait)
 
 
 def payload(message: Message) -> dict[str, Any]:

@@ -12,6 +12,11 @@ Shared by the Discord, Slack and generic webhook channels:
 
 The webhook URL is the credential, so no error text quotes it, nor an
 exception's message (httpx puts the URL into some of them): only the host.
+
+A channel describes its request as a `Post`; `send` makes it with an httpx
+client (one call, from any thread), `send_async` on an event loop through
+`connections.Connections` (the engine, many at once). Both read the answer,
+and the failure, the same way.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import socket
 import ssl
 import threading
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -29,6 +35,7 @@ from typing import Any
 import httpx
 
 import tocsin
+from tocsin.channels.connections import Connections
 from tocsin.channels.result import MAX_RETRY_AFTER, DeliveryResult
 
 DEFAULT_TIMEOUT = 10.0
@@ -61,7 +68,7 @@ class Clients:
             if client is None:
                 # httpcore writes a request's headers and body in two sends; with Nagle's algorithm
                 # the body would wait for the peer's (possibly delayed) ACK of the headers.
-                transport = httpx.HTTPTransport(verify=_tls(), limits=self._limits, socket_options=_NO_DELAY)
+                transport = httpx.HTTPTransport(verify=tls_context(), limits=self._limits, socket_options=_NO_DELAY)
                 # Redirects stay unfollowed (`classify` fails them): a webhook that moved must be fixed.
                 client = httpx.Client(transport=transport, follow_redirects=False)
                 self._clients[kind] = client
@@ -72,6 +79,22 @@ class Clients:
             clients, self._clients = list(self._clients.values()), {}
         for client in clients:
             client.close()
+
+
+@dataclass(frozen=True)
+class Post:
+    """One POST of a JSON body that a channel wants made, and how to read its answer.
+
+    `explain` turns a refusal into a short reason (the default: the status);
+    `wait` reads a channel's own "retry after" from the answer's body, which
+    is honoured together with the Retry-After header (the longer wins).
+    """
+
+    url: str
+    body: bytes
+    headers: Mapping[str, str] = field(default_factory=dict)
+    explain: Callable[[httpx.Response], str] | None = None
+    wait: Callable[[httpx.Response], float | None] | None = None
 
 
 def encode(body: Mapping[str, Any]) -> bytes:
@@ -88,35 +111,64 @@ def post(
     explain: Callable[[httpx.Response], str] | None = None,
     wait: Callable[[httpx.Response], float | None] | None = None,
 ) -> DeliveryResult:
-    """POST `body` as JSON.
+    """POST `body` as JSON (`Post` says what the arguments mean)."""
+    return send(Post(url, body, headers or {}, explain, wait), client=client, timeout=timeout)
 
-    `explain` turns a refusal into a short reason (the default: the status);
-    `wait` reads a channel's own "retry after" from the answer's body, which
-    is honoured together with the Retry-After header (the longer wins).
-    """
+
+def send(request: Post, *, client: httpx.Client | None, timeout: float) -> DeliveryResult:
+    """Make `request` with `client` (without one, with a client of its own for this call)."""
+    target = _target(request.url)
+    if isinstance(target, DeliveryResult):
+        return target
+    headers = _headers(request)
+    try:
+        if client is None:
+            with httpx.Client(timeout=timeout, verify=tls_context()) as own:
+                response = own.post(target, content=request.body, headers=headers, timeout=timeout)
+        else:
+            response = client.post(target, content=request.body, headers=headers, timeout=timeout)
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:
+        return _failed(exc, target.host, timeout)
+    return classify(response, host=target.host, explain=request.explain, wait=request.wait)
+
+
+async def send_async(request: Post, *, connections: Connections, timeout: float) -> DeliveryResult:
+    """Make `request` on the running event loop, over `connections` (kept alive between calls)."""
+    target = _target(request.url)
+    if isinstance(target, DeliveryResult):
+        return target
+    try:
+        response = await connections.post(target, request.body, _headers(request), timeout=timeout)
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:
+        return _failed(exc, target.host, timeout)
+    return classify(response, host=target.host, explain=request.explain, wait=request.wait)
+
+
+def _target(url: str) -> httpx.URL | DeliveryResult:
     try:
         parsed = httpx.URL(url)
     except (httpx.InvalidURL, TypeError):
         return DeliveryResult.permanent("the webhook address is not a valid URL")
     if parsed.scheme not in ("http", "https") or not parsed.host:
         return DeliveryResult.permanent("the webhook address must be an http:// or https:// URL")
-    host = parsed.host
-    all_headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT, **(headers or {})}
-    try:
-        if client is None:
-            with httpx.Client(timeout=timeout, verify=_tls()) as own:
-                response = own.post(parsed, content=body, headers=all_headers, timeout=timeout)
-        else:
-            response = client.post(parsed, content=body, headers=all_headers, timeout=timeout)
-    except httpx.TimeoutException:
+    return parsed
+
+
+def _headers(request: Post) -> dict[str, str]:
+    return {"Content-Type": "application/json", "User-Agent": USER_AGENT, **request.headers}
+
+
+def _failed(exc: httpx.HTTPError | httpx.InvalidURL, host: str, timeout: float) -> DeliveryResult:
+    """What a request that got no answer means; never the exception's text (it may quote the URL)."""
+    if isinstance(exc, httpx.TimeoutException):
         return DeliveryResult.retry(f"{host} did not answer within {timeout:g} s")
-    except (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError):
+    if isinstance(exc, httpx.ConnectError | httpx.RemoteProtocolError | httpx.ReadError | httpx.WriteError):
         return DeliveryResult.retry(f"could not reach {host} (connection failed)")
-    except (httpx.UnsupportedProtocol, httpx.InvalidURL):
+    if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
         return DeliveryResult.permanent("the webhook address is not a valid URL")
-    except httpx.TransportError as exc:
+    if isinstance(exc, httpx.TransportError):
         return DeliveryResult.retry(f"could not reach {host} ({type(exc).__name__})")
-    return classify(response, host=host, explain=explain, wait=wait)
+    raise exc
 
 
 def classify(
@@ -171,7 +223,7 @@ def json_body(response: httpx.Response) -> Any:
 
 
 @functools.cache
-def _tls() -> ssl.SSLContext:
+def tls_context() -> ssl.SSLContext:
     # Loading the CA bundle takes ~70 ms; one context serves every call (SSLContext is thread-safe).
     return httpx.create_ssl_context()
 

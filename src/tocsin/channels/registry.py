@@ -15,7 +15,8 @@ from datetime import datetime
 import httpx
 import structlog
 
-from tocsin.channels import apprise_channel, discord, email, slack, webhook
+from tocsin.channels import apprise_channel, discord, email, posting, slack, webhook
+from tocsin.channels.connections import Connections
 from tocsin.channels.message import Message
 from tocsin.channels.posting import DEFAULT_TIMEOUT
 from tocsin.channels.result import DeliveryResult
@@ -23,7 +24,8 @@ from tocsin.domain.notify import ContactKind
 
 log = structlog.get_logger(__name__)
 
-# The kinds that POST over HTTP, so a caller passes them a `client` (`posting.Clients`).
+# The kinds that POST over HTTP: a caller passes them a `client` (`posting.Clients`), or
+# sends them with `send_async`.
 HTTP_KINDS = frozenset({ContactKind.DISCORD.value, ContactKind.SLACK.value, ContactKind.WEBHOOK.value})
 
 
@@ -49,12 +51,49 @@ def send(
     try:
         result = _dispatch(kind, address, message, secret, timeout, client, smtp, now)
     except Exception as exc:
-        # A bug in an adapter must not kill the engine's worker, and the attempt is worth
-        # another try once it is fixed. No exception text: it could quote the address.
-        log.exception("channel_failed", kind=str(kind), error_type=type(exc).__name__)
-        result = DeliveryResult.retry(f"unexpected error in the {kind} channel ({type(exc).__name__})")
+        result = _unexpected(kind, exc)
     # Every adapter keeps the address out of its errors already; this makes sure of it.
     return result.scrubbed(address, secret, smtp.password if smtp else None)
+
+
+async def send_async(
+    kind: str,
+    address: str,
+    message: Message,
+    *,
+    connections: Connections,
+    secret: str | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    now: datetime | None = None,
+) -> DeliveryResult:
+    """`send` for the kinds in HTTP_KINDS, on the running event loop over `connections`:
+    the engine's way to have many requests in flight from one thread."""
+    try:
+        result = await posting.send_async(
+            request_for(kind, address, message, secret=secret, now=now), connections=connections, timeout=timeout
+        )
+    except Exception as exc:
+        result = _unexpected(kind, exc)
+    return result.scrubbed(address, secret)
+
+
+def request_for(kind: str, address: str, message: Message, *, secret: str | None, now: datetime | None) -> posting.Post:
+    """The POST that delivers `message` to a contact method of an HTTP kind."""
+    match kind:
+        case ContactKind.DISCORD:
+            return discord.request(address, message)
+        case ContactKind.SLACK:
+            return slack.request(address, message)
+        case ContactKind.WEBHOOK:
+            return webhook.request(address, message, secret=secret, now=now)
+    raise ValueError(f"kind: {kind!r} is not delivered over HTTP")
+
+
+def _unexpected(kind: ContactKind | str, exc: Exception) -> DeliveryResult:
+    # A bug in an adapter must not kill the engine's worker, and the attempt is worth
+    # another try once it is fixed. No exception text: it could quote the address.
+    log.exception("channel_failed", kind=str(kind), error_type=type(exc).__name__)
+    return DeliveryResult.retry(f"unexpected error in the {kind} channel ({type(exc).__name__})")
 
 
 def _dispatch(

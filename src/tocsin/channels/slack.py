@@ -44,7 +44,11 @@ _ERROR_CODE = re.compile(r"^[a-z_]{1,64}$")
 def send(
     address: str, message: Message, *, client: httpx.Client | None = None, timeout: float = posting.DEFAULT_TIMEOUT
 ) -> DeliveryResult:
-    return posting.post(address, posting.encode(payload(message)), client=client, timeout=timeout, explain=_explain)
+    return posting.send(request(address, message), client=client, timeout=timeout)
+
+
+def request(address: str, message: Message) -> posting.Post:
+    return posting.Post(address, posting.encode(payload(message)), explain=_explain)
 
 
 def payload(message: Message) -> dict[str, Any]:

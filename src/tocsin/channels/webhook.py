@@ -81,9 +81,13 @@ def send(
     timeout: float = posting.DEFAULT_TIMEOUT,
     now: datetime | None = None,
 ) -> DeliveryResult:
+    return posting.send(request(address, message, secret=secret, now=now), client=client, timeout=timeout)
+
+
+def request(address: str, message: Message, *, secret: str | None = None, now: datetime | None = None) -> posting.Post:
     sent_at = int((now or datetime.now(UTC)).timestamp())
     body = posting.encode(payload(message, sent_at))
-    return posting.post(address, body, client=client, timeout=timeout, headers=headers(message, body, sent_at, secret))
+    return posting.Post(address, body, headers(message, body, sent_at, secret))
 
 
 def payload(message: Message, sent_at: int) -> dict[str, Any]:
