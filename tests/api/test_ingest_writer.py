@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.conftest import Personas
@@ -20,7 +20,7 @@ from tocsin.services import integrations
 from tocsin.services.actor import Actor
 from tocsin.services.alerts import Result
 from tocsin.services.integrations import IntegrationRef
-from tocsin.storage.models import Alert, TimelineEntry
+from tocsin.storage.models import Alert, Incident, TimelineEntry
 
 
 def trigger(key: str) -> Signal:
@@ -43,8 +43,9 @@ def test_a_failing_request_does_not_fail_the_others_in_its_batch(
 ) -> None:
     with sessions() as db:
         good = native(db, clock)
-    # An integration that does not exist in the database: its alerts break the foreign key.
-    ghost = dataclasses.replace(good, id=999_999)
+    # An integration whose service is not in the database (a cache older than the
+    # database it reads): declaring the incident its alert opens fails.
+    ghost = dataclasses.replace(good, id=999_999, service_id=999_999, service_key="gone")
     writer = IngestWriter(sessions, clock)
 
     async def scenario() -> list[Any]:
@@ -252,3 +253,63 @@ def test_a_commit_that_opened_an_incident_wakes_the_engine(
     again = asyncio.run(send("a", "c"))  # a repeat and an alert joining the open incident
     assert [(o.result, o.opened) for o in again] == [(Result.REPEATED, False), (Result.CREATED, False)]
     assert woken == [1]
+
+
+def test_the_writer_refreshes_the_planners_statistics_each_time_its_alerts_grew_tenfold(
+    sessions: sessionmaker[Session], personas: Personas, clock: FrozenClock, backend: str, monkeypatch: Any
+) -> None:
+    """A storm on a new install must not run on plans made for an empty table."""
+    if backend != "postgresql":
+        pytest.skip("SQLite's planner keeps no statistics unless asked, and needs none here")
+    monkeypatch.setattr("tocsin.api.ingest.STATISTICS_AFTER", 3)
+    with sessions() as db:
+        ref = native(db, clock)
+    writer = IngestWriter(sessions, clock)
+
+    def rows_the_planner_knows() -> float:
+        with sessions() as db:
+            return float(db.scalar(text("SELECT reltuples FROM pg_class WHERE relname = 'alerts'")) or 0)
+
+    async def send(*keys: str) -> None:
+        writer.start()
+        try:
+            await writer.submit(ref, [trigger(key) for key in keys])
+        finally:
+            writer.stop()
+
+    never = rows_the_planner_knows()  # -1: never analyzed
+    asyncio.run(send("a", "b"))
+    assert rows_the_planner_knows() == never
+    asyncio.run(send("c", "a"))  # the third new alert (and a repeat, which does not count)
+    assert rows_the_planner_knows() == 3
+    asyncio.run(send(*(f"k{n}" for n in range(20))))  # 23: not yet ten times 3
+    assert rows_the_planner_knows() == 3
+    asyncio.run(send(*(f"m{n}" for n in range(7))))  # 30
+    assert rows_the_planner_knows() == 30
+
+
+def test_alerts_attaching_mark_their_incident_changed_at_most_once_a_second(
+    sessions: sessionmaker[Session], personas: Personas, clock: FrozenClock
+) -> None:
+    from tocsin.services import alerts
+
+    with sessions() as db:
+        ref = native(db, clock, group_window_s=300)
+        declared_at = clock.now()
+        alerts.ingest(db, clock.now(), ref, [trigger("first")])
+        db.commit()
+
+        def updated_at() -> datetime:
+            db.expire_all()
+            return db.scalars(select(Incident.updated_at)).one()
+
+        clock.advance(timedelta(milliseconds=500))
+        alerts.ingest(db, clock.now(), ref, [trigger("second")])
+        db.commit()
+        assert updated_at() == declared_at
+        clock.advance(timedelta(milliseconds=600))  # 1.1 s after the last mark
+        alerts.ingest(db, clock.now(), ref, [trigger("third")])
+        db.commit()
+        assert updated_at() == clock.now()
+        attached = db.scalars(select(TimelineEntry.summary).where(TimelineEntry.kind == "alert")).all()
+        assert attached == [f"Alert attached: alert {key}" for key in ("first", "second", "third")]

@@ -29,6 +29,7 @@ from tocsin.observability import INGEST_BATCHES, INGEST_SIGNALS
 from tocsin.services import alerts, changes
 from tocsin.services.ingest_config import SnapshotCache
 from tocsin.services.integrations import IntegrationRef, find_by_key, hash_key
+from tocsin.storage.db import writer_sessions
 
 log = structlog.get_logger(__name__)
 
@@ -62,11 +63,17 @@ class _Work:
     done: Future[list[alerts.Outcome]] = field(default_factory=Future)
 
 
+# New alerts a process writes before it first refreshes the planner's statistics.
+STATISTICS_AFTER = 1000
+
+
 class IngestWriter:
     """One thread, one transaction per batch of requests."""
 
     def __init__(self, sessions: sessionmaker[Session], clock: Clock, max_batch: int = 2000) -> None:
-        self._sessions = sessions
+        self._sessions = writer_sessions(sessions)
+        # Its own engine, when it got one: closed as the writer stops.
+        self._own_engine = self._sessions.kw["bind"] if self._sessions is not sessions else None
         self._clock = clock
         self._max_batch = max_batch
         self._queue: queue.Queue[_Work | None] = queue.Queue()
@@ -81,6 +88,9 @@ class IngestWriter:
         self.after_batch: Callable[[], None] | None = None
         # The incident each (service, group) slot joined last; used by the writer thread only.
         self._hints: dict[tuple[int, str], tuple[int, datetime]] = {}
+        # Alerts this writer created, and how many more make it refresh the statistics.
+        self._created = 0
+        self._statistics_at = STATISTICS_AFTER
         # The app's lifespan can be entered more than once (a test client and a
         # schema fuzzer on one app): one thread, stopped when the last one leaves.
         self._users = 0
@@ -103,6 +113,8 @@ class IngestWriter:
         self._queue.put(None)
         if self._thread is not None:
             self._thread.join(timeout=30)
+        if self._own_engine is not None:
+            self._own_engine.dispose()  # a later start() connects again
 
     async def record_change(self, integration: IntegrationRef, event: pagerduty.ChangeEvent, body: bytes) -> None:
         """Change events are rare: committed on their own, off the event loop."""
@@ -186,7 +198,9 @@ class IngestWriter:
         if len(self._hints) > 10_000:  # one per (service, group key): bounded, not a leak
             self._hints.clear()
         INGEST_BATCHES.inc()
-        self._opened([o for outcomes in results for o in outcomes])
+        flat = [o for outcomes in results for o in outcomes]
+        self._count_created(flat)
+        self._opened(flat)
         for work, outcomes in zip(batch, results, strict=True):
             INGEST_SIGNALS.inc(len(work.signals))
             work.done.set_result(outcomes)
@@ -206,6 +220,23 @@ class IngestWriter:
         self._opened(outcomes)
         work.done.set_result(outcomes)
 
+    def _count_created(self, outcomes: Sequence[alerts.Outcome]) -> None:
+        """Refresh the planner's statistics each time the alerts this process wrote
+        grew tenfold: after 1,000, 10,000, 100,000 … (refresh_statistics in
+        storage.repositories.alerts says why). A storm on a new install does not wait
+        a minute for autovacuum's first ANALYZE, nor run on plans made when the table
+        was a hundredth of its size; a process pays a handful of bounded ANALYZEs."""
+        self._created += sum(1 for o in outcomes if o.result == alerts.Result.CREATED)
+        if self._created < self._statistics_at:
+            return
+        self._statistics_at *= 10
+        try:
+            with self._sessions() as session:
+                alerts.refresh_statistics(session)
+                session.commit()
+        except Exception:
+            log.warning("refreshing the planner's statistics failed", exc_info=True)
+
     def _opened(self, outcomes: Sequence[alerts.Outcome]) -> None:
         if self.on_opened is not None and any(outcome.opened for outcome in outcomes):
             self.on_opened()
@@ -219,13 +250,27 @@ class IntegrationCache:
         self._sessions = sessions
         self._ttl = ttl
         self._entries: dict[str, tuple[float, IntegrationRef | None]] = {}
+        # One lookup per key at a time. When an entry expired under load, every request
+        # in flight missed at once: tens of lookups in threads, the pool grew new
+        # connections for them, and the writer waited behind them.
+        self._loading: dict[str, asyncio.Task[IntegrationRef | None]] = {}
 
     async def get(self, key: str) -> IntegrationRef | None:
         digest = hash_key(key)
         entry = self._entries.get(digest)
         if entry is not None and entry[0] > time.monotonic():
             return entry[1]
-        found = await run_in_threadpool(self._load, key)
+        loading = self._loading.get(digest)
+        if loading is None:
+            loading = self._loading[digest] = asyncio.ensure_future(self._refresh(key, digest))
+        # Shielded: a request that goes away must not cancel the lookup the others wait for.
+        return await asyncio.shield(loading)
+
+    async def _refresh(self, key: str, digest: str) -> IntegrationRef | None:
+        try:
+            found = await run_in_threadpool(self._load, key)
+        finally:
+            del self._loading[digest]
         if len(self._entries) > 10_000:  # unknown keys must not grow this without bound
             self._entries.clear()
         self._entries[digest] = (time.monotonic() + self._ttl, found)

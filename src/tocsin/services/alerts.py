@@ -165,6 +165,11 @@ class _Pending:
         )
 
 
+def refresh_statistics(session: Session) -> None:
+    """The planner's statistics of the tables ingestion fills (PostgreSQL; elsewhere nothing)."""
+    repo.refresh_statistics(session)
+
+
 def _actor(integration: IntegrationRef) -> Actor:
     return Actor.system(f"integration:{integration.name}")
 

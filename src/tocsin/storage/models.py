@@ -229,7 +229,9 @@ class TimelineEntry(Base):
     __table_args__ = (Index("ix_timeline_incident_at", "incident_id", "at", "id"),)
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
-    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    # No foreign key, on purpose (migration 0008 says why): a storm writes an entry per
+    # attached alert, all naming one incident. Incidents are never deleted.
+    incident_id: Mapped[int] = mapped_column(Id)
     kind: Mapped[str] = mapped_column(String(30))
     at: Mapped[datetime] = mapped_column(UTCDateTime)
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
@@ -320,10 +322,12 @@ class Alert(Base):
 
     __tablename__ = "alerts"
     __table_args__ = (
+        # The dedup key first (migration 0008): the lookup of a batch's keys must seek
+        # on them even while the planner still thinks the table is empty.
         Index(
             "uq_alerts_firing_dedup",
-            "integration_id",
             "dedup_key",
+            "integration_id",
             unique=True,
             sqlite_where=text("status = 'firing'"),
             postgresql_where=text("status = 'firing'"),
@@ -334,8 +338,11 @@ class Alert(Base):
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
-    integration_id: Mapped[int] = mapped_column(ForeignKey("integrations.id", ondelete="CASCADE"))
-    service_id: Mapped[int] = mapped_column(ForeignKey("services.id", ondelete="CASCADE"))
+    # No foreign keys on the three ids, on purpose (migration 0008 says why): every alert
+    # of a storm names the same integration, service and incident, and none of those is
+    # ever deleted (services are archived, integrations disabled, incidents kept).
+    integration_id: Mapped[int] = mapped_column(Id)
+    service_id: Mapped[int] = mapped_column(Id)
     dedup_key: Mapped[str] = mapped_column(String(255))
     status: Mapped[str] = mapped_column(String(10))
     severity: Mapped[str | None] = mapped_column(String(20))  # the Tocsin level
@@ -353,12 +360,12 @@ class Alert(Base):
     last_seen: Mapped[datetime] = mapped_column(UTCDateTime)
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id", ondelete="SET NULL"))
+    incident_id: Mapped[int | None] = mapped_column(Id)
     # Recorded but not paged: the maintenance window that held it, or why.
     suppressed_by: Mapped[str | None] = mapped_column(String(200))
 
-    integration: Mapped[Integration] = relationship()
-    service: Mapped[Service] = relationship()
+    integration: Mapped[Integration] = relationship(primaryjoin="foreign(Alert.integration_id) == Integration.id")
+    service: Mapped[Service] = relationship(primaryjoin="foreign(Alert.service_id) == Service.id")
 
 
 class RoutingRule(Base):

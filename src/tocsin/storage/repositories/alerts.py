@@ -116,6 +116,19 @@ def insert_alerts(session: Session, rows: Sequence[dict[str, Any]]) -> None:
         session.connection().execute(_INSERT_ALERTS, rows)
 
 
+def refresh_statistics(session: Session) -> None:
+    """PostgreSQL: gather the planner's statistics of the tables a storm fills.
+
+    A new install's statistics say those tables are empty, and plans made from
+    them (prepared statements keep theirs) scan where they should seek: the
+    lookup of a batch's firing alerts went over every firing alert, 10 ms a batch
+    after 16,000 and growing, until autovacuum's first ANALYZE a minute or more
+    later. ANALYZE samples at most 30,000 rows a table, so it costs the same
+    whatever their size, and takes no lock that writers wait for."""
+    if session.connection().dialect.name == "postgresql":
+        session.execute(text("ANALYZE alerts, timeline_entries"))
+
+
 @dataclass(frozen=True)
 class IncidentState:
     id: int
