@@ -10,6 +10,7 @@ from typing import Any, cast
 from sqlalchemy import ColumnElement, Integer, Table, bindparam, func, insert, literal_column, select, text, update
 from sqlalchemy.orm import Session, joinedload
 
+from tocsin.storage.bulk import BulkInsert
 from tocsin.storage.models import Alert, Incident, Integration, MaintenanceWindow, RoutingRule, Service
 
 
@@ -112,8 +113,22 @@ _INSERT_ALERTS = insert(_ALERTS)
 
 
 def insert_alerts(session: Session, rows: Sequence[dict[str, Any]]) -> None:
-    if rows:
-        session.connection().execute(_INSERT_ALERTS, rows)
+    if not rows:
+        return
+    connection = session.connection()
+    if connection.dialect.name != "sqlite":
+        connection.execute(_INSERT_ALERTS, rows)
+        return
+    # SQLite: the writer is one thread whose time is the limit, and half of it went
+    # to SQLAlchemy's per-row parameter work (storage.bulk).
+    columns = tuple(rows[0])
+    bulk = _BULK.get(columns)
+    if bulk is None:
+        bulk = _BULK[columns] = BulkInsert(_ALERTS, columns, connection)
+    bulk.execute(connection, rows)
+
+
+_BULK: dict[tuple[str, ...], BulkInsert] = {}
 
 
 def refresh_statistics(session: Session) -> None:
