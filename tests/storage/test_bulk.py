@@ -45,14 +45,12 @@ def row(ident: int, **changes: Any) -> dict[str, Any]:
 
 
 def stored(engine: Engine) -> list[tuple[Any, ...]]:
-    """The rows as the driver returns them: the stored text, not values read back through types."""
+    """The rows as the driver returns them, not values read back through SQLAlchemy's types."""
     with engine.connect() as connection:
         return [tuple(r) for r in connection.exec_driver_sql("SELECT * FROM alerts ORDER BY id")]
 
 
 def test_it_writes_what_sqlalchemys_executemany_writes(engine: Engine) -> None:
-    if engine.dialect.name != "sqlite":
-        pytest.skip("used on SQLite, whose driver takes positional parameters")
     later = NOW + timedelta(minutes=5)
     rows = [row(1), row(2, first_seen=later, last_seen=later, acknowledged_at=later), row(3, labels={})]
     with engine.begin() as connection:
@@ -62,13 +60,12 @@ def test_it_writes_what_sqlalchemys_executemany_writes(engine: Engine) -> None:
         connection.execute(ALERTS.delete())
         BulkInsert(ALERTS, tuple(rows[0]), connection).execute(connection, rows)
     assert stored(engine) == theirs
-    first = dict(zip((c.name for c in ALERTS.columns), theirs[0], strict=True))
-    assert first["first_seen"] == "2026-12-04 01:00:00.123456"
-    assert first["labels"] == '{"alertname":"Disk","ü":"ß"}'
+    if engine.dialect.name == "sqlite":  # the stored text itself
+        first = dict(zip((c.name for c in ALERTS.columns), theirs[0], strict=True))
+        assert first["first_seen"] == "2026-12-04 01:00:00.123456"
+        assert first["labels"] == '{"alertname":"Disk","ü":"ß"}'
 
 
 def test_it_refuses_to_leave_out_a_column_that_has_a_default(engine: Engine) -> None:
-    if engine.dialect.name != "sqlite":
-        pytest.skip("used on SQLite, whose driver takes positional parameters")
     with engine.connect() as connection, pytest.raises(AssertionError, match="count"):
         BulkInsert(ALERTS, [name for name in row(1) if name != "count"], connection)

@@ -20,15 +20,16 @@ _Processor = Callable[[Any], Any] | None
 
 
 class BulkInsert:
-    """One table's INSERT of the given columns, for a positional driver (SQLite), built once."""
+    """One table's INSERT of the given columns, for one dialect, built once."""
 
     def __init__(self, table: Table, columns: Sequence[str], connection: Connection) -> None:
         dialect = connection.dialect
         # The statement as SQLAlchemy compiles it, and its parameters' order.
         compiled = insert(table).compile(dialect=dialect, column_keys=list(columns))
-        assert compiled.positiontup is not None, "a positional paramstyle (SQLite's qmark)"
         self.sql = compiled.string
-        self.columns = tuple(compiled.positiontup)
+        # SQLite's driver takes positional parameters, psycopg named ones.
+        self._positional = compiled.positiontup is not None
+        self.columns = tuple(compiled.positiontup if compiled.positiontup is not None else compiled.params)
         # Python-side defaults are not applied here: every column with one must be given.
         assert set(self.columns) == set(columns), f"columns with defaults left out: {set(self.columns) - set(columns)}"
         chosen: list[Column[Any]] = [table.c[name] for name in self.columns]
@@ -43,9 +44,11 @@ class BulkInsert:
             (name, _memo(process) if memoized and process is not None else process)
             for name, process, memoized in zip(self.columns, self._processors, self._memoized, strict=True)
         ]
-        params = [
+        params: list[Any] = [
             tuple(row[name] if convert is None else convert(row[name]) for name, convert in pairs) for row in rows
         ]
+        if not self._positional:
+            params = [dict(zip(self.columns, values, strict=True)) for values in params]
         connection.exec_driver_sql(self.sql, params)
 
 

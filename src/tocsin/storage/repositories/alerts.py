@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Integer, Table, bindparam, func, insert, literal_column, select, text, update
+from sqlalchemy import ColumnElement, Integer, Table, bindparam, func, literal_column, select, text, update
 from sqlalchemy.orm import Session, joinedload
 
 from tocsin.storage.bulk import BulkInsert
@@ -109,26 +109,22 @@ def next_alert_ids(session: Session, count: int) -> list[int]:
 
 _NEXTVAL = text("SELECT nextval(pg_get_serial_sequence('alerts', 'id')) FROM generate_series(1, :n)")
 _MAX_ID = select(func.coalesce(func.max(Alert.id), 0))
-_INSERT_ALERTS = insert(_ALERTS)
 
 
 def insert_alerts(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     if not rows:
         return
     connection = session.connection()
-    if connection.dialect.name != "sqlite":
-        connection.execute(_INSERT_ALERTS, rows)
-        return
-    # SQLite: the writer is one thread whose time is the limit, and half of it went
-    # to SQLAlchemy's per-row parameter work (storage.bulk).
-    columns = tuple(rows[0])
-    bulk = _BULK.get(columns)
+    # The writer is one thread whose time is the limit, and half of it went to
+    # SQLAlchemy's per-row parameter work (storage.bulk).
+    shape = (connection.dialect.name, tuple(rows[0]))
+    bulk = _BULK.get(shape)
     if bulk is None:
-        bulk = _BULK[columns] = BulkInsert(_ALERTS, columns, connection)
+        bulk = _BULK[shape] = BulkInsert(_ALERTS, shape[1], connection)
     bulk.execute(connection, rows)
 
 
-_BULK: dict[tuple[str, ...], BulkInsert] = {}
+_BULK: dict[tuple[str, tuple[str, ...]], BulkInsert] = {}
 
 
 def refresh_statistics(session: Session) -> None:
