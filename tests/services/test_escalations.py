@@ -22,7 +22,7 @@ from tocsin.services import contacts, directory, escalation_steps, escalations, 
 from tocsin.services.actor import Actor
 from tocsin.services.policies import LevelSpec, TargetSpec, VariantSpec
 from tocsin.storage.db import make_engine, make_sessionmaker
-from tocsin.storage.models import Escalation, Notification, SeverityLevel, TimelineEntry
+from tocsin.storage.models import Escalation, Incident, Notification, SeverityLevel, TimelineEntry
 from tocsin.storage.repositories import directory as directory_repo
 
 PUBLIC_URL = "https://tocsin.example"
@@ -593,6 +593,32 @@ def test_a_service_given_another_policy_pages_its_next_level_from_that_policy(
     assert [p[:3] for p in pages(sessions, incident_id)[2:]] == [("cleo", "discord", 5), ("cleo", "email", 7)]
     assert "Paging follows escalation policy cto-first of service api: level 2 of cto-first is paged at 09:05 UTC" in (
         timeline(sessions, incident_id)
+    )
+
+
+def test_an_incident_moved_to_another_service_pages_its_next_level_from_that_services_policy(
+    sessions: sessionmaker[Session], personas: Personas, clock: FrozenClock
+) -> None:
+    seed(sessions, clock)
+    with sessions() as db:
+        levels = [LevelSpec(300, [TargetSpec("user", "cleo@example.com")])] * 2
+        policies.create_policy(db, SYSTEM, clock.now(), key="cto-first", levels=levels)
+        directory.create_service(db, SYSTEM, clock.now(), key="payments", name="Payments")
+        policies.set_service_policy(db, SYSTEM, clock.now(), "payments", "cto-first")
+        db.commit()
+    incident_id = declare(sessions, personas, clock)
+    runner = engine(sessions, clock)
+    run_until(runner, clock, 1)
+    with sessions() as db:
+        incident = db.get(Incident, incident_id)
+        assert incident is not None
+        incidents.edit(db, personas.bob.actor, clock.now(), incident, services=["payments"])
+        db.commit()
+    run_until(runner, clock, 5)
+    assert [p[:3] for p in pages(sessions, incident_id)[2:]] == [("cleo", "discord", 5), ("cleo", "email", 7)]
+    assert (
+        "Paging follows escalation policy cto-first of service payments: level 2 of cto-first is paged at 09:05 UTC"
+        in timeline(sessions, incident_id)
     )
 
 

@@ -226,22 +226,37 @@ def follow_service(session: Session, service: models.Service, now: datetime, act
     for escalation in rows:
         incident = session.get(models.Incident, escalation.incident_id)
         assert incident is not None
-        policy, reason = _policy_of(incident)
-        if (policy.id if policy is not None else None) == escalation.policy_id:
-            continue
-        old_policy = session.get(models.EscalationPolicy, escalation.policy_id) if escalation.policy_id else None
-        old = (
-            domain.plan(policies.to_domain(old_policy), escalation.severity, escalation.started_at)
-            if old_policy
-            else None
-        )
-        if policy is None:
-            escalation.policy_id = None
-            moved += _record(session, incident, escalation, reason, now, actor)
-            continue
-        why = f"escalation policy {policy.name} of service {service.key}"
-        moved += _follow(session, incident, escalation, old, policy, policies.to_domain(policy), now, actor, why)
+        moved += _follow_services(session, incident, escalation, now, actor)
     return moved
+
+
+def follow_incident_services(session: Session, incident: models.Incident, now: datetime, actor: Actor = ENGINE) -> None:
+    """The incident's services changed: its escalation goes on under the policy that now pages
+    for it (the first of its services with a policy, as at declaration)."""
+    escalation = _locked(session, incident.id)
+    if escalation is not None:
+        _follow_services(session, incident, escalation, now, actor)
+
+
+def _follow_services(
+    session: Session, incident: models.Incident, escalation: models.Escalation, now: datetime, actor: Actor
+) -> int:
+    """Move `escalation` onto the policy the incident's services now give it; 1 when it moved."""
+    if escalation.status not in _FOLLOWING:
+        return 0
+    policy, reason = _policy_of(incident)
+    if (policy.id if policy is not None else None) == escalation.policy_id:
+        return 0
+    old_policy = session.get(models.EscalationPolicy, escalation.policy_id) if escalation.policy_id else None
+    old = (
+        domain.plan(policies.to_domain(old_policy), escalation.severity, escalation.started_at) if old_policy else None
+    )
+    if policy is None:
+        escalation.policy_id = None
+        return _record(session, incident, escalation, reason, now, actor)
+    owner = next(s.key for s in incident.services if s.escalation_policy_id == policy.id)
+    why = f"escalation policy {policy.name} of service {owner}"
+    return _follow(session, incident, escalation, old, policy, policies.to_domain(policy), now, actor, why)
 
 
 def _follow(

@@ -276,5 +276,8 @@ def edit(
         timeline.add(
             session, incident, actor, now, EntryKind.FIELD, f"{field.capitalize()} changed", {"field": field, **change}
         )
+    if "services" in changes:
+        # Another first service with a policy pages now (docs/escalations.md).
+        escalations.follow_incident_services(session, incident, now, actor)
     session.flush()
     return incident
