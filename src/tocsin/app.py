@@ -30,6 +30,7 @@ from tocsin.api.routes import (
     calendars,
     channels,
     directory,
+    heartbeats,
     incidents,
     ingest,
     ingest_more,
@@ -248,6 +249,7 @@ def create_app(
         calendars,
         simulate,
         channels,
+        heartbeats,
     ):
         app.include_router(module.router)
     app.mount(operations.DOCS_STATIC, StaticFiles(directory=str(swagger_ui_path)), name="docs-static")

@@ -7,6 +7,7 @@ from tocsin.engine.channel_posts import ChannelPosts
 from tocsin.engine.deliveries import Deliveries
 from tocsin.engine.escalations import Escalations
 from tocsin.engine.handoffs import Handoffs
+from tocsin.engine.heartbeats import Heartbeats
 from tocsin.engine.response_targets import ResponseTargets
 from tocsin.engine.runner import Module, SelfManaged
 
@@ -16,7 +17,9 @@ def default_modules(settings: Settings) -> list[Module | SelfManaged]:
     # escalations module pages it in the same cycle; deliveries then send those pages
     # and the hand-off notices and channel posts written just before them. Channel
     # posts come after escalations, so an escalation is posted in the cycle it happens.
+    # Heartbeats come first: an alert one raises may open an incident paged in the same cycle.
     return [
+        Heartbeats(),
         ResponseTargets(),
         Escalations(settings.public_url),
         Handoffs(settings.public_url),

@@ -32,6 +32,8 @@ class Kind(StrEnum):
     OPSGENIE = "opsgenie"
     GRAFANA = "grafana"
     GENERIC = "generic"
+    # Internal: the door a service's heartbeats raise their alerts through (services.heartbeats).
+    HEARTBEAT = "heartbeat"
 
 
 DEFAULT_GROUP_WINDOW = timedelta(minutes=5)
@@ -129,14 +131,18 @@ def create(
     signing_secret: str | None = None,
     key: str | None = None,
     managed: bool = False,
+    internal: bool = False,
 ) -> CreatedIntegration:
     """`key` keeps a key the sender already has (moving from PagerDuty: keep the routing
-    keys in every tool); otherwise a new random one is made."""
+    keys in every tool); otherwise a new random one is made. `internal` is for the
+    integrations Tocsin makes for itself (heartbeats)."""
     service = directory.get_service(session, service_key)
     try:
         parsed = Kind(kind)
     except ValueError:
-        allowed = ", ".join(k.value for k in Kind)
+        parsed = None
+    if parsed is None or (parsed == Kind.HEARTBEAT and not internal):
+        allowed = ", ".join(k.value for k in Kind if k != Kind.HEARTBEAT)
         raise ValidationFailed(f"unknown integration kind {kind!r}; expected one of {allowed}", field="kind") from None
     if key is None:
         key = secrets.token_hex(16)

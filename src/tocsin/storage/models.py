@@ -692,3 +692,56 @@ class CalendarFeed(Base):
 
     schedule: Mapped[Schedule | None] = relationship()
     user: Mapped[User | None] = relationship()
+
+
+class Heartbeat(Base):
+    """A passive check: a cron job or worker pings its URL (`/ping/<uuid>`) and is down when
+    the pings stop. `next_due_at` is when it goes down unless a ping comes first: the
+    engine's due work, NULL when nothing is owed (new, down, paused)."""
+
+    __tablename__ = "heartbeats"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(36), unique=True)  # the key in the ping URL
+    service_id: Mapped[int] = mapped_column(ForeignKey("services.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    # Expected every `period_s` seconds, or at each time of `cron` in `time_zone`; plus `grace_s`.
+    period_s: Mapped[int | None] = mapped_column(Integer)
+    cron: Mapped[str | None] = mapped_column(String(100))
+    time_zone: Mapped[str] = mapped_column(String(64), default="UTC")
+    grace_s: Mapped[int] = mapped_column(Integer)
+    min_run_s: Mapped[int | None] = mapped_column(Integer)
+    max_run_s: Mapped[int | None] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(10), default="new")  # new / up / down / paused
+    alerting: Mapped[bool] = mapped_column(Boolean, default=False)  # its alert is firing
+    last_ping_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # last success or failure
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # a run in progress
+    start_rid: Mapped[str | None] = mapped_column(String(36))
+    last_duration_ms: Mapped[int | None] = mapped_column(BigInteger)
+    next_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    n_pings: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    service: Mapped[Service] = relationship()
+
+
+class HeartbeatPing(Base):
+    """One ping as it arrived; the last 100 or so of each heartbeat are kept."""
+
+    __tablename__ = "heartbeat_pings"
+    __table_args__ = (UniqueConstraint("heartbeat_id", "n"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    heartbeat_id: Mapped[int] = mapped_column(ForeignKey("heartbeats.id", ondelete="CASCADE"))
+    n: Mapped[int] = mapped_column(BigInteger)  # the heartbeat's ping number, from 1
+    kind: Mapped[str] = mapped_column(String(10))  # success / start / fail / log
+    exit_status: Mapped[int | None] = mapped_column(Integer)
+    rid: Mapped[str | None] = mapped_column(String(36))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    method: Mapped[str] = mapped_column(String(10))
+    remote_addr: Mapped[str] = mapped_column(String(64), default="")
+    user_agent: Mapped[str] = mapped_column(String(300), default="")
+    body: Mapped[str] = mapped_column(Text, default="")
+    body_truncated: Mapped[bool] = mapped_column(Boolean, default=False)
+    duration_ms: Mapped[int | None] = mapped_column(BigInteger)  # start → this finish, when paired

@@ -1,0 +1,299 @@
+"""Heartbeats: pings in, and alerts out through the same ingestion as every other signal.
+
+Each service's heartbeats share one internal integration of kind `heartbeat`,
+made with the first heartbeat of the service, so their alerts are routed,
+grouped, held by maintenance windows and paged like any other: a failure (a
+`/fail` ping, a non-zero exit status, a run outside its bounds) or a missed
+ping triggers the alert `heartbeat:<uuid>`; the next good ping resolves it.
+
+A ping locks its heartbeat row while it is recorded, and the engine claims a
+heartbeat that went down with a conditional update: a ping and the engine, or
+two engines, never both decide its status.
+"""
+
+from __future__ import annotations
+
+import uuid as uuids
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+from tocsin.domain import heartbeats as domain
+from tocsin.domain.alerts import Action, Signal
+from tocsin.domain.naming import key_problem
+from tocsin.errors import Conflict, NotFound, ValidationFailed
+from tocsin.services import alerts, audit, directory, integrations
+from tocsin.services.actor import Actor
+from tocsin.storage import models
+from tocsin.storage.repositories import heartbeats as repo
+
+# Pings kept per heartbeat: the newest KEEP_PINGS, pruned every PRUNE_EVERY pings.
+KEEP_PINGS = 100
+PRUNE_EVERY = 10
+
+
+@dataclass(frozen=True)
+class Ping:
+    kind: domain.PingKind
+    method: str
+    body: bytes = b""
+    exit_status: int | None = None
+    rid: str | None = None
+    remote_addr: str = ""
+    user_agent: str = ""
+
+
+@dataclass(frozen=True)
+class PingResult:
+    status: domain.Status
+    effect: domain.Effect
+    opened: bool = False  # its alert declared an incident: page now
+
+
+def schedule_of(row: models.Heartbeat) -> domain.Schedule:
+    return domain.Schedule(
+        grace=timedelta(seconds=row.grace_s),
+        period=timedelta(seconds=row.period_s) if row.period_s is not None else None,
+        cron=row.cron,
+        time_zone=row.time_zone,
+        min_run=timedelta(seconds=row.min_run_s) if row.min_run_s is not None else None,
+        max_run=timedelta(seconds=row.max_run_s) if row.max_run_s is not None else None,
+    )
+
+
+def state_of(row: models.Heartbeat) -> domain.State:
+    return domain.State(
+        status=domain.Status(row.status),
+        last_ping_at=row.last_ping_at,
+        started_at=row.started_at,
+        alerting=row.alerting,
+    )
+
+
+def status_at(row: models.Heartbeat, now: datetime) -> domain.Status:
+    return domain.status_at(schedule_of(row), state_of(row), now)
+
+
+def ping_url(base: str, row: models.Heartbeat) -> str:
+    return f"{base.rstrip('/')}/ping/{row.uuid}"
+
+
+def _seconds(span: timedelta | None) -> int | None:
+    return None if span is None else int(span.total_seconds())
+
+
+def create(
+    session: Session,
+    actor: Actor,
+    now: datetime,
+    *,
+    service_key: str,
+    name: str,
+    schedule: domain.Schedule,
+    description: str = "",
+) -> models.Heartbeat:
+    service = directory.get_service(session, service_key)
+    problem = key_problem(name)
+    if problem:
+        raise ValidationFailed(problem, field="name")
+    if repo.by_name(session, name) is not None:
+        raise Conflict(f"a heartbeat named {name!r} exists already", field="name")
+    wrong = domain.schedule_problem(schedule)
+    if wrong is not None:
+        raise ValidationFailed(wrong[1], field=wrong[0])
+    _integration(session, now, service)
+    row = models.Heartbeat(
+        uuid=str(uuids.uuid4()),
+        service_id=service.id,
+        name=name,
+        description=description,
+        period_s=_seconds(schedule.period),
+        cron=schedule.cron.strip() if schedule.cron is not None else None,
+        time_zone=schedule.time_zone,
+        grace_s=_seconds(schedule.grace),
+        min_run_s=_seconds(schedule.min_run),
+        max_run_s=_seconds(schedule.max_run),
+        status=domain.Status.NEW.value,
+        alerting=False,
+        n_pings=0,
+        created_at=now,
+    )
+    row.service = service
+    session.add(row)
+    audit.record(session, actor, now, "create", "heartbeat", name, {"service": service.key})
+    session.flush()
+    return row
+
+
+def get(session: Session, ref: str) -> models.Heartbeat:
+    """By name or by the uuid of its ping URL."""
+    row = repo.by_name(session, ref) or repo.by_uuid(session, ref)
+    if row is None:
+        raise NotFound(f"no heartbeat {ref!r}", field="heartbeat")
+    return row
+
+
+def list_heartbeats(session: Session, service_key: str | None = None) -> list[models.Heartbeat]:
+    service_id = directory.get_service(session, service_key).id if service_key else None
+    return list(repo.list_heartbeats(session, service_id))
+
+
+def recent_pings(session: Session, row: models.Heartbeat, limit: int = 20) -> list[models.HeartbeatPing]:
+    return list(repo.recent_pings(session, row.id, limit))
+
+
+def _store(row: models.Heartbeat, schedule: domain.Schedule, state: domain.State) -> None:
+    row.status = state.status.value
+    row.last_ping_at = state.last_ping_at
+    row.started_at = state.started_at
+    if state.started_at is None:
+        row.start_rid = None
+    row.alerting = state.alerting
+    row.next_due_at = domain.next_due(schedule, state)
+
+
+def pause(session: Session, actor: Actor, now: datetime, ref: str) -> models.Heartbeat:
+    """Stops expecting pings: a paused heartbeat records its pings and raises nothing until resumed."""
+    row = get(session, ref)
+    _store(row, schedule_of(row), domain.pause(state_of(row)))
+    audit.record(session, actor, now, "pause", "heartbeat", row.name, {})
+    session.flush()
+    return row
+
+
+def resume(session: Session, actor: Actor, now: datetime, ref: str) -> models.Heartbeat:
+    row = get(session, ref)
+    if row.status != domain.Status.PAUSED.value:
+        raise Conflict(f"heartbeat {row.name!r} is not paused", field="heartbeat")
+    _store(row, schedule_of(row), domain.resume(state_of(row)))
+    audit.record(session, actor, now, "resume", "heartbeat", row.name, {})
+    session.flush()
+    return row
+
+
+def delete(session: Session, actor: Actor, now: datetime, ref: str) -> None:
+    """Its firing alert, if any, is resolved: nothing would ever resolve it otherwise."""
+    row = get(session, ref)
+    if row.alerting:
+        _signal(session, now, row, domain.Effect.RESOLVE, "")
+    audit.record(session, actor, now, "delete", "heartbeat", row.name, {"uuid": row.uuid})
+    repo.delete_heartbeat(session, row)
+    session.flush()
+
+
+def record_ping(session: Session, now: datetime, heartbeat_uuid: str, ping: Ping) -> PingResult | None:
+    """Record a ping and act on it; None for an unknown uuid. The caller commits."""
+    row = repo.by_uuid(session, heartbeat_uuid, lock=True)
+    if row is None:
+        return None
+    schedule = schedule_of(row)
+    duration, ends_run = _run_time(session, row, ping, now)
+    transition = domain.receive(
+        schedule, state_of(row), ping.kind, now, exit_status=ping.exit_status, duration=duration, ends_run=ends_run
+    )
+    row.n_pings += 1
+    body = ping.body[: domain.BODY_LIMIT]
+    repo.add_ping(
+        session,
+        heartbeat_id=row.id,
+        n=row.n_pings,
+        kind=ping.kind.value,
+        exit_status=ping.exit_status,
+        rid=ping.rid,
+        at=now,
+        method=ping.method[:10],
+        remote_addr=ping.remote_addr[:64],
+        user_agent=ping.user_agent[:300],
+        body=body.decode("utf-8", errors="replace"),
+        body_truncated=len(ping.body) > domain.BODY_LIMIT,
+        duration_ms=_ms(duration),
+    )
+    _store(row, schedule, transition.state)
+    if ping.kind == domain.PingKind.START and transition.state.started_at == now:
+        row.start_rid = ping.rid
+    if duration is not None:
+        row.last_duration_ms = _ms(duration)
+    if row.n_pings % PRUNE_EVERY == 0:
+        repo.prune_pings(session, row.id, row.n_pings - KEEP_PINGS + 1)
+    opened = False
+    if transition.effect != domain.Effect.NONE:
+        opened = _signal(session, now, row, transition.effect, f"Heartbeat {row.name} failed: {transition.reason}")
+    session.flush()
+    return PingResult(transition.state.status, transition.effect, opened)
+
+
+def _run_time(session: Session, row: models.Heartbeat, ping: Ping, now: datetime) -> tuple[timedelta | None, bool]:
+    """How long the run this finish ends took (None when it pairs with no start), and
+    whether it ends the run in progress. A finish pairs with the start of the same `rid`
+    (both without one count as the same); one with another run's id leaves that run going."""
+    if ping.kind not in (domain.PingKind.SUCCESS, domain.PingKind.FAIL):
+        return None, False
+    if row.started_at is not None and row.start_rid == ping.rid:
+        return now - row.started_at, True
+    if ping.rid is None:
+        return None, True
+    start = repo.last_start(session, row.id, ping.rid)
+    return (now - start.at if start is not None else None), False
+
+
+def _ms(span: timedelta | None) -> int | None:
+    return None if span is None else int(span.total_seconds() * 1000)
+
+
+def raise_due(session: Session, now: datetime, limit: int = 100) -> int:
+    """Claim the heartbeats that went down and raise an alert for each this process wins."""
+    raised = 0
+    for row in repo.due(session, now, limit):
+        assert row.next_due_at is not None
+        schedule = schedule_of(row)
+        transition = domain.overdue(schedule, state_of(row), now)
+        if transition is None:  # due by an older rule: its due time, worked out again
+            row.next_due_at = domain.next_due(schedule, state_of(row))
+            continue
+        if not repo.claim_down(session, row.id, row.next_due_at):
+            continue  # another process, or a ping, got there first
+        session.expire(row)
+        _signal(session, now, row, domain.Effect.RAISE, f"Heartbeat {row.name} is down: {transition.reason}")
+        raised += 1
+    session.flush()
+    return raised
+
+
+def _integration(session: Session, now: datetime, service: models.Service) -> integrations.IntegrationRef:
+    found = repo.heartbeat_integration(session, service.id)
+    if found is None:
+        found = integrations.create(
+            session,
+            Actor.system("heartbeats"),
+            now,
+            service_key=service.key,
+            kind=integrations.Kind.HEARTBEAT.value,
+            name=f"{service.key} heartbeats",
+            internal=True,
+        ).row
+    return integrations.IntegrationRef.of(found)
+
+
+def _signal(session: Session, now: datetime, row: models.Heartbeat, effect: domain.Effect, summary: str) -> bool:
+    """Trigger or resolve the heartbeat's alert; whether that declared an incident."""
+    integration = _integration(session, now, row.service)
+    key = f"heartbeat:{row.uuid}"
+    if effect == domain.Effect.RESOLVE:
+        signal = Signal(action=Action.RESOLVE, dedup_key=key, source="heartbeat")
+    else:
+        signal = Signal(
+            action=Action.TRIGGER,
+            dedup_key=key,
+            summary=summary,
+            source="heartbeat",
+            severity="error",
+            labels={"heartbeat": row.name},
+            details={
+                "heartbeat": row.name,
+                "uuid": row.uuid,
+                "last_ping_at": row.last_ping_at.isoformat() if row.last_ping_at else None,
+            },
+        )
+    outcomes = alerts.ingest(session, now, integration, [signal])
+    return any(outcome.opened for outcome in outcomes)
