@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from tests.conftest import Personas
 from tocsin.clock import FrozenClock
 from tocsin.config import Settings
+from tocsin.domain.heartbeats import BODY_LIMIT
 from tocsin.services import heartbeats
 from tocsin.storage.models import HeartbeatPing
 
@@ -90,7 +91,7 @@ def test_the_ping_body_is_kept_as_its_log_up_to_the_limit(client: TestClient, pe
     assert not fail["body_truncated"]
     assert fail["user_agent"] == "curl/8.5.0"
     assert fail["remote_addr"] == "testclient"
-    assert len(log["body"]) == heartbeats.domain.BODY_LIMIT
+    assert len(log["body"]) == BODY_LIMIT
     assert log["body_truncated"]
 
 
