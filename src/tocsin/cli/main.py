@@ -5,7 +5,19 @@ from __future__ import annotations
 import typer
 
 from tocsin import __version__
-from tocsin.cli import alerting, calendars, channels, contacts, declarative, local, notify, paging, remote, simulate
+from tocsin.cli import (
+    alerting,
+    calendars,
+    channels,
+    contacts,
+    declarative,
+    heartbeats,
+    local,
+    notify,
+    paging,
+    remote,
+    simulate,
+)
 
 app = typer.Typer(
     name="tocsin",
@@ -27,6 +39,7 @@ contacts.register(app)
 simulate.register(app)
 calendars.register(app)
 channels.register(app)
+heartbeats.register(app)
 
 
 @app.command()
