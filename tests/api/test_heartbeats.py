@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import subprocess
+import time
 import uuid
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tests.conftest import Personas
+from tests.support.server import ServerProcess
 from tocsin.clock import FrozenClock
 from tocsin.config import Settings
 from tocsin.domain.heartbeats import BODY_LIMIT
@@ -233,3 +238,57 @@ def test_two_heartbeats_cannot_share_a_name(client: TestClient, personas: Person
     body = {"service": "web", "name": "nightly-backup", "period_s": 60}
     answer = client.post("/api/v1/heartbeats", json=body, headers=personas.bob.headers)
     assert (answer.status_code, answer.json()["field"]) == (409, "name")
+
+
+def _curl(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["curl", "-fsS", "-m", "10", *args], capture_output=True, text=True, check=False)
+
+
+@pytest.mark.slow
+def test_the_curl_lines_of_a_crontab_work_against_a_real_server(
+    server: ServerProcess, personas: Personas, tmp_path: Path
+) -> None:
+    body = {"service": "api", "name": "nightly-backup", "period_s": 86400, "grace_s": 600}
+    created = httpx.post(f"{server.url}/api/v1/heartbeats", json=body, headers=personas.bob.headers, timeout=10)
+    assert created.status_code == 201, created.text
+    # The server's public URL is http://127.0.0.1:<port>, where this server listens.
+    url = created.json()["ping_url"]
+    assert url.startswith(server.url)
+    log = tmp_path / "backup.log"
+    log.write_text("backed up 12 GB\n")
+    run = str(uuid.uuid4())
+
+    started = _curl("--retry", "5", f"{url}/start?rid={run}")
+    assert (started.returncode, started.stdout) == (0, "OK")
+    server.advance(timedelta(minutes=3))
+    finished = _curl("--retry", "5", "--data-binary", f"@{log}", f"{url}/0?rid={run}")
+    assert (finished.returncode, finished.stdout) == (0, "OK")
+    head = _curl("-I", url)
+    assert head.returncode == 0
+    assert head.stdout.startswith("HTTP/1.1 200")
+    # curl -f exits 22 on a 404: a crontab's mail says the URL is wrong.
+    assert _curl(f"{server.url}/ping/{uuid.uuid4()}").returncode == 22
+
+    shown = httpx.get(f"{server.url}/api/v1/heartbeats/nightly-backup", headers=personas.bob.headers, timeout=10)
+    heartbeat = shown.json()
+    assert (heartbeat["status"], heartbeat["last_duration_s"]) == ("up", 180)
+    success = next(p for p in heartbeat["recent_pings"] if p["exit_status"] == 0)
+    assert success["body"] == "backed up 12 GB\n"
+    assert success["user_agent"].startswith("curl/")
+    assert success["remote_addr"] == "127.0.0.1"
+    assert {p["method"] for p in heartbeat["recent_pings"]} == {"GET", "POST", "HEAD"}
+
+    # A day and the grace later with no ping, the server's own engine raises the alert.
+    server.advance(timedelta(days=1, minutes=10))
+    deadline = time.monotonic() + 30
+    alerts: list[dict[str, Any]] = []
+    while time.monotonic() < deadline and not alerts:
+        page = httpx.get(f"{server.url}/api/v1/alerts", headers=personas.bob.headers, timeout=10).json()
+        alerts = page["items"]
+        time.sleep(0.1)
+    [alert] = alerts
+    assert alert["summary"].startswith("Heartbeat nightly-backup is down: no ping since")
+    assert alert["incident"] is not None
+    assert _curl(url).stdout == "OK"
+    resolved = httpx.get(f"{server.url}/api/v1/alerts/{alert['id']}", headers=personas.bob.headers, timeout=10)
+    assert resolved.json()["status"] == "resolved"
