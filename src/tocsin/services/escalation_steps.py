@@ -41,9 +41,10 @@ from typing import Any, NamedTuple, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import orjson
+import psycopg
 from sqlalchemy import JSON, ColumnElement, Connection, Dialect, Table, any_, bindparam, insert, literal, select, update
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import InstrumentedAttribute, Session, selectinload
 
 from tocsin.domain import escalation as domain
 from tocsin.domain import notify
@@ -615,9 +616,16 @@ def _insert_many(
 ) -> None:
     """Insert rows already in the driver's form (`_bind_time`, JSON text), one executemany
     straight to the driver: SQLAlchemy's per-row processing of the parameters cost as much
-    as the database's work on PostgreSQL."""
+    as the database's work on PostgreSQL. There, rows that cannot conflict are copied in
+    (COPY), which takes the database half the time of as many INSERTs."""
     table = _table(model)
     postgres = connection.dialect.name == "postgresql"
+    if postgres and on_conflict is None:
+        driver = cast("psycopg.Connection[Any]", connection.connection.dbapi_connection)
+        with driver.cursor() as cursor, cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        return
     marker = "%s" if postgres else "?"
     values = ", ".join(
         f"{marker}::json" if postgres and isinstance(table.c[name].type, JSON) else marker for name in columns
@@ -629,7 +637,9 @@ def _insert_many(
     connection.exec_driver_sql(sql, rows)
 
 
-def _among(column: ColumnElement[Any], values: Sequence[Any], dialect: Dialect) -> ColumnElement[bool]:
+def _among(
+    column: ColumnElement[Any] | InstrumentedAttribute[Any], values: Sequence[Any], dialect: Dialect
+) -> ColumnElement[bool]:
     """`column IN (values)`; on PostgreSQL `column = ANY(array)`: one parameter instead of a
     thousand, so the statement's text is the same for every batch (compiled and prepared once)
     and nobody renders and parses a thousand placeholders (a tenth of a batch's time)."""
