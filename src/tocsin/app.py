@@ -28,8 +28,10 @@ from tocsin.api.routes import (
     ack,
     alerts,
     calendars,
+    changes,
     channels,
     directory,
+    github,
     heartbeats,
     incidents,
     ingest,
@@ -250,6 +252,8 @@ def create_app(
         simulate,
         channels,
         heartbeats,
+        github,
+        changes,
     ):
         app.include_router(module.router)
     app.mount(operations.DOCS_STATIC, StaticFiles(directory=str(swagger_ui_path)), name="docs-static")

@@ -17,6 +17,9 @@ INGEST_SIGNALS = Counter("tocsin_ingest_signals_total", "Signals committed by th
 INGEST_BATCHES = Counter("tocsin_ingest_batches_total", "Group commits of the ingest writer")
 INGEST_REJECTED = Counter("tocsin_ingest_rejected_total", "Ingest requests refused", ["reason"])
 INCIDENTS_DECLARED = Counter("tocsin_incidents_declared_total", "Incidents declared", ["severity"])
+GITHUB_DELIVERIES = Counter(
+    "tocsin_github_deliveries_total", "GitHub webhook deliveries accepted", ["event", "outcome"]
+)
 
 
 def configure_logging(*, json: bool = True, level: str = "info") -> None:

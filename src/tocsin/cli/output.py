@@ -405,6 +405,7 @@ TOOLS = {
     "opsgenie": "Opsgenie alert API",
     "grafana": "Grafana (webhook contact point URL)",
     "generic": "Any JSON webhook (generic)",
+    "github": "GitHub (repository or organization webhook Payload URL)",
 }
 
 

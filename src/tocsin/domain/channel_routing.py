@@ -9,8 +9,8 @@ however many routes match.
 Patterns are an exact type (`deploy.failed`), a family (`incident.*`) or
 everything (`*`). Exact names in the families Tocsin emits must be known, so a
 typo (`incident.resolve`) is an error instead of a route that never fires; the
-families that later sources emit (`ci`, `dev`, `crash`) take any well-formed
-name.
+families of development events and crashes (`ci`, `dev`, `crash`) take any
+well-formed name.
 
 The threshold compares ranks in the active scheme (0 is the most severe): an
 event at or above the route's `min_severity` passes. An event without a
@@ -53,19 +53,22 @@ class EventType(StrEnum):
     DEPLOY_FAILED = "deploy.failed"
     # A change that does not say it is a deploy (a PagerDuty change event, a config change).
     CHANGE_RECORDED = "change.recorded"
+    # A release published (GitHub): recorded as a change, posted as this.
+    RELEASE_PUBLISHED = "release.published"
 
 
 EVENT_TYPES = tuple(event.value for event in EventType)
 # The events a channel's mention (a role, a user group) is pinged for; every other post is quiet.
 CALLS_FOR_PEOPLE = frozenset({EventType.INCIDENT_DECLARED, EventType.INCIDENT_ESCALATED, EventType.INCIDENT_REOPENED})
-FAMILIES = ("incident", "deploy", "change", "ci", "dev", "crash")
-# Emitted by sources still to come (CI runs, development events, crash groups): any name is accepted.
+FAMILIES = ("incident", "deploy", "change", "release", "ci", "dev", "crash")
+# CI results and development events (GitHub: ci.failure, dev.pull_request_opened …, see
+# docs/github.md) and crash groups: any well-formed name is accepted, as senders add more.
 RESERVED_FAMILIES = ("ci", "dev", "crash")
 ANY = "*"
 
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 _MAX_PATTERN = 100
-_CHANGE_EVENTS = frozenset(e for e in EVENT_TYPES if e.startswith(("deploy.", "change.")))
+_CHANGE_EVENTS = frozenset(e for e in EVENT_TYPES if e.startswith(("deploy.", "change.", "release.")))
 
 
 def pattern_problem(pattern: str) -> str | None:

@@ -1,5 +1,6 @@
-"""Channel posts: incident events from the timeline and changes from the `changes` table,
-turned into notification rows addressed to the team channels whose routes match.
+"""Channel posts: incident events from the timeline, changes from the `changes` table and
+development events (pull requests, pushes, CI results) from `dev_events`, turned into
+notification rows addressed to the team channels whose routes match.
 
 Each source is read past a cursor in `engine_cursors`. On PostgreSQL, ids come
 from a sequence and transactions commit in any order: an entry with a lower id
@@ -42,6 +43,7 @@ from tocsin.storage.repositories import severities as severities_repo
 
 TIMELINE = "channel_posts.timeline"
 CHANGES = "channel_posts.changes"
+DEV_EVENTS = "channel_posts.dev_events"
 SETTLE = timedelta(minutes=2)
 BATCH = 500
 PAGES = 20
@@ -69,6 +71,7 @@ _LABELS = {
     EventType.DEPLOY_SUCCEEDED: "Deployed",
     EventType.DEPLOY_FAILED: "Deploy failed",
     EventType.CHANGE_RECORDED: "Change",
+    EventType.RELEASE_PUBLISHED: "Released",
 }
 # What channels.message accepts as a link; anything else would make the post unsendable.
 _LINK_RE = re.compile(r"https?://[^\s<>\"]+", re.IGNORECASE)
@@ -120,15 +123,17 @@ def post_due(
     ranks = {level.name: level.rank for level in scheme.levels} if scheme is not None else {}
     posts: list[_Post] = []
     read = 0
-    for source in (_TIMELINE, _CHANGES):
+    for source in (_TIMELINE, _CHANGES, _DEV_EVENTS):
         cursor = _cursor(session, source, now, cutoff)
         # Without a route nothing is posted: only the cursor moves on.
         rows, complete = _read(session, source, cursor, batch, pages) if routes else ([], True)
         read += len(rows)
         if source is _TIMELINE:
             posts += _timeline_posts(session, rows, routes, channels, ranks, public_url)
-        else:
+        elif source is _CHANGES:
             posts += _change_posts(session, rows, routes, channels)
+        else:
+            posts += _dev_event_posts(session, rows, routes, channels)
         _advance(session, source, cursor, now, cutoff, None if complete else rows[-1].id)
     inserted = _insert(session, posts, now)
     session.flush()
@@ -361,8 +366,60 @@ def _first_link(links: Iterable[Any]) -> str | None:
     return None
 
 
+# ---- development events: pull requests, pushes, CI results ----------------------------------
+
+
+def _dev_events(session: Session, cursor: int, batch: int) -> Sequence[models.DevEvent]:
+    return session.scalars(
+        select(models.DevEvent).where(models.DevEvent.id > cursor).order_by(models.DevEvent.id).limit(batch)
+    ).all()
+
+
+def _dev_event_posts(
+    session: Session,
+    events: Sequence[models.DevEvent],
+    routes: Sequence[routing.Route],
+    channels: Mapping[int, models.Channel],
+) -> list[_Post]:
+    keys = channels_repo.service_keys(session, {e.service_id for e in events if e.service_id is not None})
+    posts = []
+    for row in events:
+        services = frozenset({row.service_id}) if row.service_id is not None else frozenset()
+        payload: dict[str, Any] | None = None
+        # Like changes, development events have no severity.
+        for channel_id in routing.channels_for(routing.Event(row.type, services), routes, {}):
+            service = keys.get(row.service_id) if row.service_id is not None else None
+            payload = payload or _dev_event_payload(row, service)
+            posts.append(_Post(f"post:{channel_id}:dev:{row.id}", channels[channel_id], row.type, payload))
+    return posts
+
+
+def _dev_event_payload(row: models.DevEvent, service: str | None) -> dict[str, Any]:
+    summary = " ".join(row.summary.split()) or row.type
+    fields = [["Event", row.type]]
+    if row.repository:
+        fields.append(["Repository", row.repository])
+    if service:
+        fields.append(["Service", service])
+    if row.actor:
+        fields.append(["By", row.actor])
+    payload: dict[str, Any] = {
+        "title": summary[:300],
+        "text": summary,
+        "fields": fields,
+        "event": row.type,
+        "message_kind": "post",
+        "mention": False,
+        "at": row.occurred_at.isoformat(),
+    }
+    if _LINK_RE.fullmatch(row.url):
+        payload["url"] = row.url
+    return payload
+
+
 _TIMELINE = _Source(TIMELINE, models.TimelineEntry.id, models.TimelineEntry.at, _entries)
 _CHANGES = _Source(CHANGES, models.Change.id, models.Change.received_at, _changes)
+_DEV_EVENTS = _Source(DEV_EVENTS, models.DevEvent.id, models.DevEvent.received_at, _dev_events)
 
 
 # ---- writing -----------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from tocsin.domain import ci
 from tocsin.domain.alerts import AutoResolve
 from tocsin.errors import Conflict, NotFound, ValidationFailed
 from tocsin.integrations import generic
@@ -32,6 +33,7 @@ class Kind(StrEnum):
     OPSGENIE = "opsgenie"
     GRAFANA = "grafana"
     GENERIC = "generic"
+    GITHUB = "github"
     # Internal: the door a service's heartbeats raise their alerts through (services.heartbeats).
     HEARTBEAT = "heartbeat"
 
@@ -86,10 +88,12 @@ class CreatedIntegration:
 
 
 _SETTING_KEYS = {"group_by", "group_window_s", "auto_resolve", "default_severity", "mapping"}
+# GitHub's: when repeated CI failures raise an alert (domain.ci).
+_GITHUB_SETTING_KEYS = set(ci.SETTINGS)
 
 
 def check_settings(kind: Kind, settings: dict[str, Any]) -> dict[str, Any]:
-    unknown = set(settings) - _SETTING_KEYS
+    unknown = set(settings) - _SETTING_KEYS - (_GITHUB_SETTING_KEYS if kind == Kind.GITHUB else set())
     if unknown:
         raise ValidationFailed(f"unknown setting {sorted(unknown)[0]!r}", field="settings")
     group_by = settings.get("group_by", [])
@@ -104,6 +108,8 @@ def check_settings(kind: Kind, settings: dict[str, Any]) -> dict[str, Any]:
         raise ValidationFailed(
             "auto_resolve must be monitoring, resolve or none", field="settings.auto_resolve"
         ) from None
+    if kind == Kind.GITHUB and (wrong := ci.settings_problem(settings)) is not None:
+        raise ValidationFailed(wrong[1], field=f"settings.{wrong[0]}")
     if kind == Kind.GENERIC:
         # Refuse a mapping that no body could satisfy now, not at the first request.
         if settings.get("mapping") is None:
@@ -180,6 +186,7 @@ def urls(base: str, kind: str, key: str) -> dict[str, str]:
         "opsgenie": f"{base}/v2/alerts (Authorization: GenieKey {key})",
         "grafana": f"{base}/api/v1/integrations/grafana/{key}",
         "generic": f"{base}/api/v1/integrations/generic/{key}",
+        "github": f"{base}/api/v1/integrations/github/{key}",
     }
     first = {kind: by_tool.pop(kind)} if kind in by_tool else {}
     return {**first, **by_tool}

@@ -416,6 +416,13 @@ class Change(Base):
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     links: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    # What a CD system says of a deploy (migration 0011); empty for a PagerDuty change event.
+    version: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    environment: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    status: Mapped[str] = mapped_column(String(20), default="", server_default="")  # started / success / failure
+    duration_s: Mapped[int | None] = mapped_column(Integer)
+    commit_sha: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    author: Mapped[str] = mapped_column(String(200), default="", server_default="")
 
 
 # ---- paging: schedules, escalation policies, contact methods ---------------------------------
@@ -745,3 +752,73 @@ class HeartbeatPing(Base):
     body: Mapped[str] = mapped_column(Text, default="")
     body_truncated: Mapped[bool] = mapped_column(Boolean, default=False)
     duration_ms: Mapped[int | None] = mapped_column(BigInteger)  # start → this finish, when paired
+
+
+# ---- GitHub: deliveries, CI runs and development events ---------------------------------
+
+
+class GithubDelivery(Base):
+    """A webhook delivery seen (`X-GitHub-Delivery`): a redelivery of it changes nothing.
+    Kept a week; GitHub redelivers from the last three days only."""
+
+    __tablename__ = "github_deliveries"
+    __table_args__ = (
+        UniqueConstraint("integration_id", "delivery_id"),
+        Index("ix_github_deliveries_received_at", "received_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    integration_id: Mapped[int] = mapped_column(ForeignKey("integrations.id", ondelete="CASCADE"))
+    delivery_id: Mapped[str] = mapped_column(String(100))
+    event: Mapped[str] = mapped_column(String(50))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class CiWorkflow(Base):
+    """One workflow on one branch of one repository, as an integration hears of it. Its row is
+    locked while a run is counted, so two processes never both miss the failure that tips it."""
+
+    __tablename__ = "ci_workflows"
+    __table_args__ = (UniqueConstraint("integration_id", "repository", "workflow", "branch"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    integration_id: Mapped[int] = mapped_column(ForeignKey("integrations.id", ondelete="CASCADE"))
+    repository: Mapped[str] = mapped_column(String(200))
+    workflow: Mapped[str] = mapped_column(String(200))
+    branch: Mapped[str] = mapped_column(String(255))
+    alerting: Mapped[bool] = mapped_column(Boolean, default=False)  # its alert is firing
+    last_run_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class CiRun(Base):
+    """A finished run of a workflow (a success or a failure); the newest few per workflow are kept."""
+
+    __tablename__ = "ci_runs"
+    __table_args__ = (UniqueConstraint("workflow_id", "run_key"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    workflow_id: Mapped[int] = mapped_column(ForeignKey("ci_workflows.id", ondelete="CASCADE"))
+    run_key: Mapped[str] = mapped_column(String(100))  # run:<id>:<attempt>, or suite:<id>
+    conclusion: Mapped[str] = mapped_column(String(30))
+    failed: Mapped[bool] = mapped_column(Boolean)
+    url: Mapped[str] = mapped_column(String(2000), default="")
+    at: Mapped[datetime] = mapped_column(UTCDateTime)  # when Tocsin heard of it
+
+
+class DevEvent(Base):
+    """A development event (a pull request, a push, a CI result) for the channels that want to
+    hear of it; never an alert. Kept a month: channel posts read them past a cursor."""
+
+    __tablename__ = "dev_events"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    integration_id: Mapped[int | None] = mapped_column(ForeignKey("integrations.id", ondelete="SET NULL"))
+    service_id: Mapped[int | None] = mapped_column(ForeignKey("services.id", ondelete="SET NULL"))
+    type: Mapped[str] = mapped_column(String(60))  # ci.failure, dev.pull_request_opened …
+    summary: Mapped[str] = mapped_column(Text)
+    repository: Mapped[str] = mapped_column(String(200), default="")
+    actor: Mapped[str] = mapped_column(String(200), default="")
+    url: Mapped[str] = mapped_column(String(2000), default="")
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
