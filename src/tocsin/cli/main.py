@@ -8,6 +8,7 @@ from tocsin import __version__
 from tocsin.cli import (
     alerting,
     calendars,
+    changes,
     channels,
     contacts,
     declarative,
@@ -40,6 +41,7 @@ simulate.register(app)
 calendars.register(app)
 channels.register(app)
 heartbeats.register(app)
+changes.register(app)
 
 
 @app.command()

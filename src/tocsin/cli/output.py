@@ -528,3 +528,31 @@ def windows_table(windows: list[Json], reference: datetime) -> None:
             escape(window["created_by"]),
         )
     console().print(grid)
+
+
+# ---- changes -----------------------------------------------------------------
+
+
+def changes_table(changes: list[Json], reference: datetime, *, title: str | None = None) -> None:
+    out = console()
+    if not changes:
+        out.print("No changes." if title is None else f"{title}: none.")
+        return
+    grid = table("When", "Service", "Environment", "Version", "Status", "Summary", keys=1)
+    if title is not None:
+        grid.title = title
+    for change in changes:
+        grid.add_row(
+            when(change["occurred_at"], relative_to=reference),
+            escape(change["service"] or NONE),
+            escape(change["environment"] or NONE),
+            escape(change["version"] or NONE),
+            escape(change["status"] or NONE),
+            escape(change["summary"]) + (f"\n[dim]{escape(change['url'])}[/dim]" if change.get("url") else ""),
+        )
+    out.print(grid)
+
+
+def incident_changes(answer: Json, reference: datetime) -> None:
+    hours = between(answer["since"], answer["until"]) or "the hours"
+    changes_table(answer["items"], reference, title=f"Changes to its services in the {hours} before it")

@@ -188,8 +188,16 @@ def list_incidents(
 
 @incident_app.command("show")
 def show(ref: Ref, as_json: AsJson = False) -> None:
-    """Show an incident: status, times, roles and response targets."""
-    _read(_incident_path(ref), as_json, lambda answer: output.show_incident(answer, output.now()))
+    """Show an incident: status, times, roles, response targets, and the changes to its services before it."""
+    if as_json:
+        _read(_incident_path(ref), as_json, lambda answer: None)
+        return
+    with _server() as api:
+        incident: Json = api.get(_incident_path(ref))
+        changes: Json = api.get(_incident_path(ref, "changes"))
+    output.show_incident(incident, output.now())
+    output.console().print()
+    output.incident_changes(changes, output.now())
 
 
 def _moved(incident: Json, as_json: bool, message: str) -> None:
