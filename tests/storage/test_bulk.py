@@ -69,3 +69,23 @@ def test_it_writes_what_sqlalchemys_executemany_writes(engine: Engine) -> None:
 def test_it_refuses_to_leave_out_a_column_that_has_a_default(engine: Engine) -> None:
     with engine.connect() as connection, pytest.raises(AssertionError, match="count"):
         BulkInsert(ALERTS, [name for name in row(1) if name != "count"], connection)
+
+
+def test_new_alerts_get_their_ids_in_order_on_both_databases(engine: Engine) -> None:
+    from sqlalchemy.orm import Session
+
+    from tocsin.storage.repositories import alerts as repo
+
+    rows = [row(0, dedup_key=f"storm-{n}") for n in range(50)]
+    for values in rows:
+        del values["id"]
+    with Session(engine) as session:
+        first = repo.insert_alerts(session, rows[:20])
+        second = repo.insert_alerts(session, [dict(values) for values in rows[20:]])
+        session.commit()
+    ids = first + second
+    assert len(set(ids)) == 50
+    assert ids == sorted(ids)
+    with engine.connect() as connection:
+        stored = dict(connection.exec_driver_sql("SELECT id, dedup_key FROM alerts").all())
+    assert [stored[ident] for ident in ids] == [f"storm-{n}" for n in range(50)]

@@ -371,12 +371,12 @@ def _settle(session: Session, context: _Context) -> None:
     if context.new:
         new, context.new = context.new, []
         rows: list[dict[str, Any]] = []
-        for (alert, _incident, _actor), ident in zip(new, repo.next_alert_ids(session, len(new)), strict=True):
+        for alert, _incident, _actor in new:
             assert alert.row is not None
-            alert.id = alert.row["id"] = ident
             rows.append(alert.row)
             alert.row = None
-        repo.insert_alerts(session, rows)
+        for (alert, _incident, _actor), ident in zip(new, repo.insert_alerts(session, rows), strict=True):
+            alert.id = ident
         _record_attachments(session, context, new)
     if context.repeated:
         repeated, context.repeated = list(context.repeated.values()), {}

@@ -22,10 +22,13 @@ _Processor = Callable[[Any], Any] | None
 class BulkInsert:
     """One table's INSERT of the given columns, for one dialect, built once."""
 
-    def __init__(self, table: Table, columns: Sequence[str], connection: Connection) -> None:
+    def __init__(
+        self, table: Table, columns: Sequence[str], connection: Connection, *, returning: str | None = None
+    ) -> None:
         dialect = connection.dialect
         # The statement as SQLAlchemy compiles it, and its parameters' order.
-        compiled = insert(table).compile(dialect=dialect, column_keys=list(columns))
+        statement = insert(table) if returning is None else insert(table).returning(table.c[returning])
+        compiled = statement.compile(dialect=dialect, column_keys=list(columns))
         self.sql = compiled.string
         # SQLite's driver takes positional parameters, psycopg named ones.
         self._positional = compiled.positiontup is not None
@@ -38,8 +41,28 @@ class BulkInsert:
         self._memoized = [_is_datetime(column) for column in chosen]
 
     def execute(self, connection: Connection, rows: Sequence[dict[str, Any]]) -> None:
+        if rows:
+            connection.exec_driver_sql(self.sql, self._params(rows))
+
+    def execute_returning(self, connection: Connection, rows: Sequence[dict[str, Any]]) -> list[Any]:
+        """PostgreSQL (psycopg): the statement's RETURNING value for each row, in the rows'
+        order, from one round trip (psycopg pipelines an executemany)."""
         if not rows:
-            return
+            return []
+        driver = connection.connection.driver_connection
+        assert driver is not None
+        returned: list[Any] = []
+        with driver.cursor() as cursor:
+            cursor.executemany(self.sql, self._params(rows), returning=True)
+            while True:
+                row = cursor.fetchone()
+                assert row is not None, "every row returns its value"
+                returned.append(row[0])
+                if not cursor.nextset():
+                    break
+        return returned
+
+    def _params(self, rows: Sequence[dict[str, Any]]) -> list[Any]:
         pairs = [
             (name, _memo(process) if memoized and process is not None else process)
             for name, process, memoized in zip(self.columns, self._processors, self._memoized, strict=True)
@@ -49,7 +72,7 @@ class BulkInsert:
         ]
         if not self._positional:
             params = [dict(zip(self.columns, values, strict=True)) for values in params]
-        connection.exec_driver_sql(self.sql, params)
+        return params
 
 
 def _memo(process: Callable[[Any], Any]) -> Callable[[Any], Any]:

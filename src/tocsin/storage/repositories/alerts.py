@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Integer, Table, bindparam, func, literal_column, select, text, update
+from sqlalchemy import ColumnElement, Connection, Integer, Table, bindparam, func, literal_column, select, text, update
 from sqlalchemy.orm import Session, joinedload
 
 from tocsin.storage.bulk import BulkInsert
@@ -91,40 +91,38 @@ _FIRING = (
 )
 
 
-def next_alert_ids(session: Session, count: int) -> list[int]:
-    """Ids for `count` new alerts, taken before the insert so the rows can be
-    written with one executemany and no RETURNING (SQLAlchemy inserts row by row
-    on SQLite when it must match returned ids to parameters)."""
-    if count == 0:
+def insert_alerts(session: Session, rows: Sequence[dict[str, Any]]) -> list[int]:
+    """Insert new alerts (rows without an id); their ids, in the rows' order.
+
+    The writer is one thread whose time is the limit: half of it went to
+    SQLAlchemy's per-row parameter work (storage.bulk), and on PostgreSQL the
+    rest mostly to round trips, so the ids come back with the insert itself."""
+    if not rows:
         return []
     connection = session.connection()
     if connection.dialect.name == "postgresql":
-        return [int(row[0]) for row in connection.execute(_NEXTVAL, {"n": count})]
+        return [int(ident) for ident in _bulk(connection, rows[0], returning="id").execute_returning(connection, rows)]
     # SQLite: every write transaction starts with BEGIN IMMEDIATE (storage.db), so
     # this transaction holds the database's only write lock and nobody else can
     # take these ids; SQLite itself would allocate max(rowid) + 1 the same way.
     top = connection.execute(_MAX_ID).scalar() or 0
-    return list(range(top + 1, top + 1 + count))
+    ids = list(range(top + 1, top + 1 + len(rows)))
+    for row, ident in zip(rows, ids, strict=True):
+        row["id"] = ident  # the caller's rows, numbered in place: a storm's rows are not copied
+    _bulk(connection, rows[0]).execute(connection, rows)
+    return ids
 
 
-_NEXTVAL = text("SELECT nextval(pg_get_serial_sequence('alerts', 'id')) FROM generate_series(1, :n)")
-_MAX_ID = select(func.coalesce(func.max(Alert.id), 0))
-
-
-def insert_alerts(session: Session, rows: Sequence[dict[str, Any]]) -> None:
-    if not rows:
-        return
-    connection = session.connection()
-    # The writer is one thread whose time is the limit, and half of it went to
-    # SQLAlchemy's per-row parameter work (storage.bulk).
-    shape = (connection.dialect.name, tuple(rows[0]))
+def _bulk(connection: Connection, row: dict[str, Any], returning: str | None = None) -> BulkInsert:
+    shape = (connection.dialect.name, tuple(row), returning)
     bulk = _BULK.get(shape)
     if bulk is None:
-        bulk = _BULK[shape] = BulkInsert(_ALERTS, shape[1], connection)
-    bulk.execute(connection, rows)
+        bulk = _BULK[shape] = BulkInsert(_ALERTS, shape[1], connection, returning=returning)
+    return bulk
 
 
-_BULK: dict[tuple[str, tuple[str, ...]], BulkInsert] = {}
+_MAX_ID = select(func.coalesce(func.max(Alert.id), 0))
+_BULK: dict[tuple[str, tuple[str, ...], str | None], BulkInsert] = {}
 
 
 def refresh_statistics(session: Session) -> None:
