@@ -436,3 +436,88 @@ def test_a_failed_deploy_raises_at_once_and_the_next_success_to_that_environment
     assert [alert.status for alert in rows(sessions, Alert)] == ["resolved"]
     statuses = [(c.environment, c.status) for c in rows(sessions, Change)]
     assert statuses == [("production", "failure"), ("staging", "success"), ("production", "success")]
+
+
+# ---- development events to the channels ---------------------------------------------------------
+
+# Not captured: the fields these events carry per the octokit/webhooks schemas.
+REPO = {"full_name": "octo-org/octo-repo", "html_url": "https://github.com/octo-org/octo-repo"}
+PULL_REQUEST = {
+    "action": "opened",
+    "number": 17,
+    "pull_request": {
+        "number": 17, "title": "Retry the payment provider\nwith backoff", "merged": False,
+        "html_url": "https://github.com/octo-org/octo-repo/pull/17", "user": {"login": "dana"},
+        "base": {"ref": "main"}, "head": {"ref": "retry"}, "updated_at": "2026-11-23T08:59:00Z",
+    },
+    "repository": REPO,
+    "sender": {"login": "dana"},
+}  # fmt: skip
+PUSH = {
+    "ref": "refs/heads/main", "after": "3484a3fb816e0859fd6e1cea078d76385ff50625",
+    "compare": "https://github.com/octo-org/octo-repo/compare/1234567...3484a3f",
+    "commits": [{"id": "a", "message": "one"}, {"id": "b", "message": "two"}],
+    "head_commit": {"id": "b", "message": "Bump the client\n\nlong text", "timestamp": "2026-11-23T08:58:00Z"},
+    "pusher": {"name": "erin"}, "repository": REPO, "sender": {"login": "erin"},
+}  # fmt: skip
+RELEASE = {
+    "action": "published",
+    "release": {
+        "tag_name": "v1.5.0", "name": "Spring", "html_url": "https://github.com/octo-org/octo-repo/releases/v1.5.0",
+        "target_commitish": "main", "published_at": "2026-11-23T08:57:00Z", "author": {"login": "dana"},
+    },
+    "repository": REPO,
+}  # fmt: skip
+
+
+def test_dev_events_go_to_the_dev_events_channel_as_posts_and_never_become_alerts(
+    client: TestClient, make_github: MakeGithub, sessions: sessionmaker[Session], clock: FrozenClock
+) -> None:
+    from tocsin.services import channel_posts, channels
+    from tocsin.services.channels import RouteSpec
+    from tocsin.storage.models import Notification
+
+    with sessions() as db:
+        channels.create_channel(
+            db, Actor.system("tests"), clock.now(), name="dev-events", kind="slack",
+            address="https://hooks.slack.com/services/T/B/x",
+            routes=[RouteSpec(["ci.*", "dev.*", "release.*", "deploy.failed"])],
+        )  # fmt: skip
+        channels.create_channel(
+            db, Actor.system("tests"), clock.now(), name="deploys", kind="slack",
+            address="https://hooks.slack.com/services/T/B/y", routes=[RouteSpec(["deploy.*"])],
+        )  # fmt: skip
+        db.commit()
+    key = make_github()
+    for event, body in [
+        ("pull_request", json.dumps(PULL_REQUEST).encode()),
+        ("push", json.dumps(PUSH).encode()),
+        ("workflow_run", run_body("failure", 1)),
+        ("release", json.dumps(RELEASE).encode()),
+        ("deployment_status", deploy_body("success")),
+        ("pull_request", json.dumps({**PULL_REQUEST, "action": "labeled"}).encode()),
+    ]:
+        assert deliver(client, key, event, body).status_code == 202
+    with sessions() as db:
+        cycle = channel_posts.post_due(db, clock.now(), public_url="https://tocsin.example")
+        db.commit()
+        names = {channel.id: channel.name for channel in channels.list_channels(db)}
+        made = [
+            (names[row.channel_id or 0], row.step, row.payload["title"], row.payload.get("url"))
+            for row in db.scalars(select(Notification).where(Notification.kind == "post").order_by(Notification.id))
+        ]
+    assert cycle.posts == 5  # the labelled pull request is not news
+    pr_url = "https://github.com/octo-org/octo-repo/pull/17"
+    compare = PUSH["compare"]
+    assert sorted(made) == sorted([
+        ("dev-events", "dev.pull_request_opened", "Pull request #17 opened by dana: Retry the payment provider",
+         pr_url),
+        ("dev-events", "dev.push", "erin pushed 2 commits to octo-org/octo-repo@main: Bump the client", compare),
+        ("dev-events", "ci.failure", "Failed: test on octo-org/octo-repo@main: ci(action): update actions/setup-node "
+         "digest to 8c91899", "https://github.com/octo-org/octo-repo/actions/runs/1"),
+        ("dev-events", "release.published", "Release Spring (v1.5.0) of octo-org/octo-repo",
+         "https://github.com/octo-org/octo-repo/releases/v1.5.0"),
+        ("deploys", "deploy.succeeded", "Deploy of Codertocat/Hello-World@master (f95f852) to production succeeded",
+         "https://example.com/deploys/42"),
+    ])  # fmt: skip
+    assert count(sessions, Alert) == 0  # one CI failure, a good deploy: news, not alerts
