@@ -106,7 +106,7 @@ def _pairs(option: str, values: list[str] | None) -> dict[str, str]:
 def create_integration(
     service: Annotated[str, typer.Option(help="Key of the service its alerts belong to")],
     kind: Annotated[
-        str, typer.Option(help="The sender's format: native, pagerduty, alertmanager, opsgenie, grafana or generic")
+        str, typer.Option(help="Format: native, pagerduty, alertmanager, opsgenie, grafana, generic or github")
     ],
     name: Annotated[str, typer.Option(help="Display name; '<service> <kind>' when left out")] = "",
     group_by: Annotated[
@@ -127,6 +127,12 @@ def create_integration(
         list[str] | None,
         typer.Option("--mapping", help="generic only: field=JSON path, e.g. summary=$.title; repeat"),
     ] = None,
+    signing_secret: Annotated[
+        str | None,
+        typer.Option(
+            envvar="TOCSIN_SIGNING_SECRET", help="The secret the sender signs with (GitHub webhook secret, Grafana)"
+        ),
+    ] = None,
     as_json: AsJson = False,
 ) -> None:
     """Create an integration and print its key (shown only now) and where to paste it in each tool."""
@@ -142,9 +148,10 @@ def create_integration(
     if mapping:
         settings["mapping"] = _pairs("--mapping", mapping)
     with _server() as api:
-        created: Json = api.post(
-            "/api/v1/integrations", {"service": service, "kind": kind, "name": name, "settings": settings}
-        )
+        body: Json = {"service": service, "kind": kind, "name": name, "settings": settings}
+        if signing_secret:
+            body["signing_secret"] = signing_secret
+        created: Json = api.post("/api/v1/integrations", body)
     if as_json:
         output.print_json(created)
         return
