@@ -11,7 +11,7 @@ from tocsin.clock import FrozenClock
 from tocsin.domain import notify
 from tocsin.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from tocsin.services import contacts, schedules
-from tocsin.storage.models import AuditEvent
+from tocsin.storage.models import AuditEvent, Notification
 
 ALICE, BOB = "alice@example.com", "bob@example.com"
 HOOK = "https://discord.com/api/webhooks/123/s3cret"
@@ -324,3 +324,26 @@ def test_only_the_owner_or_an_admin_verifies_a_method(
     assert malformed.value.field == "code"
     with pytest.raises(NotFound):
         contacts.start_verification(session, personas.bob.actor, clock.now(), BOB, "pager")
+
+
+def test_a_removed_method_leaves_its_pages_on_record_without_it(
+    session: Session, personas: Personas, clock: FrozenClock
+) -> None:
+    actor = personas.alice.actor
+    method = contacts.add_contact_method(
+        session, actor, clock.now(), BOB, name="discord", kind="discord", address=HOOK, verified=True
+    )
+    session.flush()
+    page = Notification(
+        idempotency_key="page-1", user_id=method.user_id, contact_method_id=method.id, kind="page",
+        channel="discord", status="sent", due_at=clock.now(), created_at=clock.now(),
+    )  # fmt: skip
+    session.add(page)
+    session.commit()
+
+    contacts.remove_contact_method(session, actor, clock.now(), BOB, "discord")
+    session.commit()
+    session.expire_all()
+    kept = session.get(Notification, page.id)
+    assert kept is not None
+    assert (kept.contact_method_id, kept.user_id, kept.status) == (None, method.user_id, "sent")

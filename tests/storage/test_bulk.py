@@ -87,5 +87,7 @@ def test_new_alerts_get_their_ids_in_order_on_both_databases(engine: Engine) -> 
     assert len(set(ids)) == 50
     assert ids == sorted(ids)
     with engine.connect() as connection:
-        stored = dict(connection.exec_driver_sql("SELECT id, dedup_key FROM alerts").all())
+        stored: dict[int, str] = {
+            row[0]: row[1] for row in connection.exec_driver_sql("SELECT id, dedup_key FROM alerts")
+        }
     assert [stored[ident] for ident in ids] == [f"storm-{n}" for n in range(50)]

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from tocsin.domain import naming
@@ -166,6 +167,13 @@ def remove_contact_method(session: Session, actor: Actor, now: datetime, user_em
     method = repo.contact_method_by_name(session, user.id, name)
     if method is None:
         raise NotFound(f"{user.email} has no contact method {name!r}", field="contact_method")
+    # What ON DELETE SET NULL did before migration 0009: the pages keep their record.
+    session.execute(
+        update(models.Notification)
+        .where(models.Notification.contact_method_id == method.id)
+        .values(contact_method_id=None)
+        .execution_options(synchronize_session=False)
+    )
     session.delete(method)  # its notification rules go with it
     audit.record(session, actor, now, "remove_contact_method", "user", user.email, {"name": name})
     session.flush()

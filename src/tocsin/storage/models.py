@@ -641,8 +641,10 @@ class Notification(Base):
     idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
     incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), index=True)
     escalation_id: Mapped[int | None] = mapped_column(ForeignKey("escalations.id", ondelete="SET NULL"))
-    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    contact_method_id: Mapped[int | None] = mapped_column(ForeignKey("contact_methods.id", ondelete="SET NULL"))
+    # No foreign keys on these two, on purpose (migration 0009 says why): users are never
+    # deleted, and removing a contact method sets this to NULL itself (services.contacts).
+    user_id: Mapped[int | None] = mapped_column(Id)
+    contact_method_id: Mapped[int | None] = mapped_column(Id)
     # A post to a team channel (#alerts, #deploys …) instead of a person's contact method.
     channel_id: Mapped[int | None] = mapped_column(ForeignKey("channels.id", ondelete="SET NULL"))
     kind: Mapped[str] = mapped_column(String(20))  # page / test / handoff / update / resolved …
@@ -668,7 +670,7 @@ class AckLink(Base):
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), index=True)
-    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    user_id: Mapped[int | None] = mapped_column(Id)  # no foreign key: migration 0009
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)

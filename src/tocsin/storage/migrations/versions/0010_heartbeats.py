@@ -4,7 +4,7 @@ A heartbeat's `next_due_at` is the engine's due work (indexed); its pings are
 numbered per heartbeat (`n`), so pruning all but the newest is one range delete.
 
 Revision ID: 0010
-Revises: 0008
+Revises: 0009
 Create Date: 2026-12-04
 """
 
@@ -16,7 +16,7 @@ from alembic import op
 import tocsin.storage.types
 
 revision = '0010'
-down_revision = '0008'
+down_revision = '0009'
 branch_labels = None
 depends_on = None
 
