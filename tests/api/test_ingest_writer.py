@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select, text
+from sqlalchemy import Engine, event, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.conftest import Personas
@@ -313,3 +313,41 @@ def test_alerts_attaching_mark_their_incident_changed_at_most_once_a_second(
         assert updated_at() == clock.now()
         attached = db.scalars(select(TimelineEntry.summary).where(TimelineEntry.kind == "alert")).all()
         assert attached == [f"Alert attached: alert {key}" for key in ("first", "second", "third")]
+
+
+def test_a_writer_does_not_ask_to_mark_an_incident_it_marked_less_than_a_second_ago(
+    sessions: sessionmaker[Session], personas: Personas, clock: FrozenClock, engine: Engine
+) -> None:
+    from tocsin.services import alerts
+
+    marks: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.lstrip().upper().startswith("UPDATE INCIDENTS SET UPDATED_AT"):
+            marks.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        with sessions() as db:
+            ref = native(db, clock, group_window_s=300)
+            hints: dict[tuple[int, str], tuple[int, datetime]] = {}
+            touched: dict[int, datetime] = {}
+
+            def send(key: str) -> None:
+                alerts.ingest_batch(db, clock.now(), [(ref, [trigger(key)])], hints=hints, touched=touched)
+                db.commit()
+
+            send("first")  # declares the incident (updated_at = now): nothing to mark
+            clock.advance(timedelta(seconds=2))
+            send("second")  # marked, and remembered
+            assert list(touched.values()) == [clock.now()]
+            asked = len(marks)
+            clock.advance(timedelta(milliseconds=900))
+            send("third")  # within the second: not even asked
+            assert len(marks) == asked
+            clock.advance(timedelta(milliseconds=200))
+            send("fourth")  # 1.1 s after the mark: asked, and marked
+            assert len(marks) == asked + 1
+            assert db.scalars(select(Incident.updated_at)).one() == clock.now()
+    finally:
+        event.remove(engine, "before_cursor_execute", count)

@@ -88,6 +88,8 @@ class IngestWriter:
         self.after_batch: Callable[[], None] | None = None
         # The incident each (service, group) slot joined last; used by the writer thread only.
         self._hints: dict[tuple[int, str], tuple[int, datetime]] = {}
+        # The incidents it marked changed, and when (timeline.add_many); writer thread only.
+        self._touched: dict[int, datetime] = {}
         # Alerts this writer created, and how many more make it refresh the statistics.
         self._created = 0
         self._statistics_at = STATISTICS_AFTER
@@ -182,12 +184,14 @@ class IngestWriter:
         try:
             with self._sessions() as session:
                 items = [(work.integration, work.signals) for work in batch]
-                results = alerts.ingest_batch(session, now, items, self.config.get(session, now), self._hints)
+                config = self.config.get(session, now)
+                results = alerts.ingest_batch(session, now, items, config, self._hints, self._touched)
                 session.commit()
         except Exception:
             # The hints may name an incident this failed batch declared: its id can be
             # reused (SQLite) for another service's incident, so forget them all.
             self._hints.clear()
+            self._touched.clear()  # the marks of a rolled-back batch never happened
             # One bad request must not fail its neighbours: retry each on its own.
             log.warning("ingest batch failed; retrying its requests one by one", requests=len(batch))
             for work in batch:
@@ -197,6 +201,8 @@ class IngestWriter:
             return
         if len(self._hints) > 10_000:  # one per (service, group key): bounded, not a leak
             self._hints.clear()
+        if len(self._touched) > 10_000:
+            self._touched.clear()
         INGEST_BATCHES.inc()
         flat = [o for outcomes in results for o in outcomes]
         self._count_created(flat)

@@ -96,6 +96,8 @@ class _Context:
     # The same slots → (incident id, when an alert last joined it), kept by the caller
     # across batches: under a storm every batch joins the incident the last one did.
     hints: dict[tuple[int, str], tuple[int, datetime]] = field(default_factory=dict)
+    # Incident id → when this caller last marked it changed (timeline.add_many), kept likewise.
+    touched: dict[int, datetime] | None = None
     # New alerts not yet inserted, each with the incident it joins and who attached it.
     new: list[tuple[_Firing, repo.IncidentState | None, Actor]] = field(default_factory=list)
     repeated: dict[int, _Firing] = field(default_factory=dict)  # id(record) → record with unwritten repeats
@@ -111,10 +113,12 @@ def ingest_batch(
     items: Sequence[tuple[IntegrationRef, Sequence[Signal]]],
     config: IngestConfig | None = None,
     hints: dict[tuple[int, str], tuple[int, datetime]] | None = None,
+    touched: dict[int, datetime] | None = None,
 ) -> list[list[Outcome]]:
     """`config` lets a caller that ingests many batches read the configuration less
-    often, and `hints` (a dict the caller keeps) lets it skip the search for the
-    incident the previous batch joined."""
+    often, `hints` (a dict the caller keeps) lets it skip the search for the
+    incident the previous batch joined, and `touched` (another) the marking of an
+    incident it marked changed less than a second ago."""
     keys = {(integration.id, signal.dedup_key) for integration, signals in items for signal in signals}
     context = _Context(
         now=now,
@@ -133,6 +137,7 @@ def ingest_batch(
             for row in repo.firing_alerts(session, keys)
         },
         hints=hints if hints is not None else {},
+        touched=touched,
     )
     results: list[list[Outcome | _Pending]] = []
     for integration, signals in items:
@@ -420,6 +425,7 @@ def _record_attachments(
                     )
                     for _incident, alert, _actor in attached
                 ],
+                context.touched,
             )
             continue
         listed = [{"alert_id": a.id, "dedup_key": a.dedup_key, "summary": a.summary[:200]} for _, a, _ in attached]
@@ -435,6 +441,7 @@ def _record_attachments(
                     {"event": "attached", "alerts": listed},
                 )
             ],
+            context.touched,
         )
 
 
