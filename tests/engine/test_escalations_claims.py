@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tests.conftest import Personas
 from tests.services.test_escalations import PUBLIC_URL, declare, seed
+from tests.support.claims import drain_in_two_threads
 from tocsin.clock import FrozenClock
 from tocsin.engine.escalations import Escalations
 from tocsin.services import escalation_steps
@@ -24,24 +25,7 @@ def test_two_claimers_racing_page_each_step_exactly_once(
     # The module itself, without the lease, in two threads with tiny batches: the
     # claims alone must keep a step from being paged twice.
     module = Escalations(PUBLIC_URL, batch=3)
-    barrier = threading.Barrier(2)
-    handled: list[int] = []
-
-    def drain() -> None:
-        barrier.wait()
-        while True:
-            with sessions() as db, db.begin():
-                count = module.run(db, clock)
-            handled.append(count)
-            if count == 0:
-                return
-
-    threads = [threading.Thread(target=drain) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert sum(handled) == 20
+    assert drain_in_two_threads(sessions, module, clock) == 20
     per_incident = {
         incident_id: count
         for incident_id, count in session.execute(

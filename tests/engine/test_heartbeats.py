@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload, sessionmaker
 
 from tests.conftest import Personas
+from tests.support.claims import drain_in_two_threads
 from tocsin.clock import FrozenClock
 from tocsin.engine.heartbeats import Heartbeats
 from tocsin.engine.runner import Runner
@@ -206,24 +206,7 @@ def test_two_engines_on_one_database_raise_each_alert_once(
     # The module itself in two threads, without the runner's lease, with small batches:
     # the claims alone must keep an alert from being raised twice.
     module = Heartbeats(batch=2)
-    barrier = threading.Barrier(2)
-    handled: list[int] = []
-
-    def drain() -> None:
-        barrier.wait()
-        while True:
-            with sessions() as db, db.begin():
-                count = module.run(db, clock)
-            handled.append(count)
-            if count == 0:
-                return
-
-    threads = [threading.Thread(target=drain) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert sum(handled) == len(codes)
+    assert drain_in_two_threads(sessions, module, clock) == len(codes)
     for code in codes:
         [alert] = alerts_of(session, code)
         assert alert.count == 1

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import threading
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -10,6 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.conftest import START, Personas
+from tests.support.claims import drain_in_two_threads
 from tests.support.server import spawn
 from tocsin.clock import FrozenClock
 from tocsin.engine.response_targets import ResponseTargets
@@ -131,24 +131,7 @@ def test_two_claimers_racing_record_each_breach_exactly_once(
     # The module itself, without the lease, in two threads with tiny batches: the
     # claims alone must keep a breach from being recorded twice.
     module = ResponseTargets(batch=3)
-    barrier = threading.Barrier(2)
-    handled: list[int] = []
-
-    def drain() -> None:
-        barrier.wait()
-        while True:
-            with sessions() as db, db.begin():
-                count = module.run(db, clock)
-            handled.append(count)
-            if count == 0:
-                return
-
-    threads = [threading.Thread(target=drain) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert sum(handled) == 25
+    assert drain_in_two_threads(sessions, module, clock) == 25
     for incident_id in ids:
         assert len(missed(session, incident_id)) == 1
 
