@@ -29,22 +29,21 @@ then the escalation (`escalations.stop`).
 
 The queries live here rather than in `storage.repositories` only because this
 change was limited to these files; they belong in a `repositories/escalations.py`.
+The driver-form writes they use (timestamps bound once, COPY, `= ANY(array)`)
+are `storage.bulk`'s, next to the ingest writer's bulk insert.
 """
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import orjson
-import psycopg
-from sqlalchemy import JSON, ColumnElement, Connection, Dialect, Table, any_, bindparam, insert, literal, select, update
-from sqlalchemy.dialects import postgresql
-from sqlalchemy.orm import InstrumentedAttribute, Session, selectinload
+from sqlalchemy import Table, insert, literal, select, update
+from sqlalchemy.orm import Session, selectinload
 
 from tocsin.domain import escalation as domain
 from tocsin.domain import notify
@@ -52,17 +51,14 @@ from tocsin.domain import schedules as schedule_rules
 from tocsin.domain.timeline import EntryKind
 from tocsin.services import ack_links, contacts, escalations, policies, schedules
 from tocsin.services.actor import ENGINE
-from tocsin.storage import models
+from tocsin.storage import bulk, models
 from tocsin.storage.repositories import paging as paging_repo
 from tocsin.storage.repositories import severities as severities_repo
-from tocsin.storage.types import UTCDateTime
 
 ACK_LINK_TTL = timedelta(hours=24)
 _CHANNEL_LABELS = {"email": "e-mail"}
 # Plans are cached relative to this instant; `domain.resume` moves a plan to where each escalation is.
 _EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
-_Present = Callable[[datetime], object]
-_BIND_TIME: dict[str, _Present] = {}
 _PAGE_COLUMNS = (
     "idempotency_key", "incident_id", "escalation_id", "user_id", "contact_method_id", "kind", "channel", "step",
     "status", "due_at", "attempts", "last_error", "payload", "created_at",
@@ -317,7 +313,7 @@ class _Batch:
         session, now = self.session, self.now
         connection = session.connection()
         dialect = connection.dialect
-        time = _bind_time(dialect)
+        time = bulk.driver_time(dialect)
         inserted: set[str] = set()
         if self.pages:
             keys = [page[0] for page in self.pages]
@@ -329,7 +325,9 @@ class _Batch:
             inserted = {key for key in keys if key not in existing}
             rows = [(*page[:9], time(page[9]), *page[10:13], time(page[13])) for page in self.pages]
             # ON CONFLICT DO NOTHING is what makes a page one row, whatever else happens.
-            _insert_many(connection, models.Notification, _PAGE_COLUMNS, rows, on_conflict="idempotency_key")
+            bulk.insert_rows(
+                connection, _table(models.Notification), _PAGE_COLUMNS, rows, on_conflict="idempotency_key"
+            )
         expires_at, created_at = time(now + ACK_LINK_TTL), time(now)
         links = [
             (ack_links.hash_token(token), incident_id, user_id, expires_at, created_at)
@@ -337,7 +335,7 @@ class _Batch:
             if not inserted.isdisjoint(keys)  # a replayed page has its link already
         ]
         if links:
-            _insert_many(connection, models.AckLink, _LINK_COLUMNS, links)
+            bulk.insert_rows(connection, _table(models.AckLink), _LINK_COLUMNS, links)
         self._write_timeline(inserted)
         escalation = _table(models.Escalation)
         for (was, step, due_at, status), ids in self.moves.items():
@@ -345,7 +343,7 @@ class _Batch:
             session.execute(
                 update(escalation)
                 .where(
-                    _among(escalation.c.id, ids, dialect),
+                    bulk.among(escalation.c.id, ids, dialect),
                     escalation.c.status == escalations.ACTIVE,
                     escalation.c.next_step == was,
                 )
@@ -375,7 +373,7 @@ class _Batch:
                     literal(line.summary, table.c.summary.type),
                     literal(line.data, table.c.data.type),
                 )
-                .where(_among(models.Incident.id, incidents, dialect))
+                .where(bulk.among(models.Incident.id, incidents, dialect))
                 .order_by(models.Incident.id)
             )
             columns = ["incident_id", "kind", "at", "actor_id", "actor_name", "summary", "data"]
@@ -384,7 +382,7 @@ class _Batch:
             # The rows are marked changed, as `timeline.add` does, except those a request is changing
             # right now (it sets the time itself). Waiting for them would be a deadlock: the request
             # locked its incident and waits for this batch's escalation row (`escalations.stop`).
-            changed = select(models.Incident.id).where(_among(models.Incident.id, sorted(touched), dialect))
+            changed = select(models.Incident.id).where(bulk.among(models.Incident.id, sorted(touched), dialect))
             if dialect.name == "postgresql":
                 changed = changed.with_for_update(skip_locked=True)
             session.execute(
@@ -594,60 +592,6 @@ def _table(model: type[models.Base]) -> Table:
     return cast(Table, model.__table__)
 
 
-def _bind_time(dialect: Dialect) -> _Present:
-    """A UTC timestamp as the database driver takes it (on SQLite, the text SQLAlchemy stores),
-    remembered per value: the same few instants (now, now plus a rule's delay) repeat in every
-    row of a batch, and converting each once and not once a row saves about a tenth of its time."""
-    process = _BIND_TIME.get(dialect.name)
-    if process is None:
-        # The dialect's own implementation of the column type, so the rows read back as SQLAlchemy's do.
-        processor = UTCDateTime().dialect_impl(dialect).bind_processor(dialect)
-        assert processor is not None
-        process = _BIND_TIME[dialect.name] = functools.lru_cache(maxsize=256)(processor)
-    return process
-
-
-def _insert_many(
-    connection: Connection,
-    model: type[models.Base],
-    columns: tuple[str, ...],
-    rows: list[tuple[Any, ...]],
-    on_conflict: str | None = None,
-) -> None:
-    """Insert rows already in the driver's form (`_bind_time`, JSON text), one executemany
-    straight to the driver: SQLAlchemy's per-row processing of the parameters cost as much
-    as the database's work on PostgreSQL. There, rows that cannot conflict are copied in
-    (COPY), which takes the database half the time of as many INSERTs."""
-    table = _table(model)
-    postgres = connection.dialect.name == "postgresql"
-    if postgres and on_conflict is None:
-        driver = cast("psycopg.Connection[Any]", connection.connection.dbapi_connection)
-        with driver.cursor() as cursor, cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
-        return
-    marker = "%s" if postgres else "?"
-    values = ", ".join(
-        f"{marker}::json" if postgres and isinstance(table.c[name].type, JSON) else marker for name in columns
-    )
-    # Names from the models, every value bound.
-    sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({values})"  # noqa: S608
-    if on_conflict is not None:
-        sql += f" ON CONFLICT ({on_conflict}) DO NOTHING"
-    connection.exec_driver_sql(sql, rows)
-
-
-def _among(
-    column: ColumnElement[Any] | InstrumentedAttribute[Any], values: Sequence[Any], dialect: Dialect
-) -> ColumnElement[bool]:
-    """`column IN (values)`; on PostgreSQL `column = ANY(array)`: one parameter instead of a
-    thousand, so the statement's text is the same for every batch (compiled and prepared once)
-    and nobody renders and parses a thousand placeholders (a tenth of a batch's time)."""
-    if dialect.name == "postgresql":
-        return column == any_(bindparam(None, list(values), type_=postgresql.ARRAY(column.type)))
-    return column.in_(values)
-
-
 def _due(session: Session, now: datetime, batch: int, only: int | None) -> Sequence[_Due]:
     escalation, incident = models.Escalation, models.Incident
     query = (
@@ -683,7 +627,7 @@ def _existing(session: Session, keys: Sequence[str]) -> set[str]:
     for start in range(0, len(keys), _KEYS_PER_QUERY):
         chunk = keys[start : start + _KEYS_PER_QUERY]
         column = models.Notification.idempotency_key
-        query = select(column).where(_among(column, chunk, session.get_bind().dialect))
+        query = select(column).where(bulk.among(column, chunk, session.get_bind().dialect))
         found.update(session.scalars(query))
     return found
 
@@ -693,7 +637,7 @@ def _services_of(session: Session, incident_ids: Sequence[int]) -> dict[int, lis
     rows = session.execute(
         select(models.IncidentService.incident_id, models.Service.key, models.Service.emergency)
         .join(models.Service, models.Service.id == models.IncidentService.service_id)
-        .where(_among(models.IncidentService.incident_id, incident_ids, session.get_bind().dialect))
+        .where(bulk.among(models.IncidentService.incident_id, incident_ids, session.get_bind().dialect))
         .order_by(models.IncidentService.incident_id, models.Service.key)
     ).all()
     found: dict[int, list[tuple[str, bool]]] = {}

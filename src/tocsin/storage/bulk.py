@@ -6,17 +6,34 @@ than SQLite spent writing the rows. Here each column's processor is looked up
 once, a value that repeats within the batch (every new alert of a batch has the
 same first and last seen) is converted once, and the driver gets plain tuples.
 The values are the ones SQLAlchemy itself would send: the same processors.
+
+Two forms: `BulkInsert` takes rows as dicts of Python values and converts them
+(the ingest writer); `insert_rows` takes rows its caller has already put in the
+driver's form, with `driver_time` for timestamps and JSON as text (the
+escalation batch, which builds its tuples directly). `among` is the `IN` that
+keeps a statement's text the same for every batch size on PostgreSQL.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
-from typing import Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import Column, Connection, DateTime, Table, insert
+from sqlalchemy import JSON, Column, ColumnElement, Connection, DateTime, Dialect, Table, any_, bindparam, insert
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.types import TypeDecorator
 
+from tocsin.storage.types import UTCDateTime
+
+if TYPE_CHECKING:
+    import psycopg
+
 _Processor = Callable[[Any], Any] | None
+DriverTime = Callable[[datetime], object]
+_DRIVER_TIME: dict[str, DriverTime] = {}
 
 
 class BulkInsert:
@@ -91,3 +108,56 @@ def _memo(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
 def _is_datetime(column: Column[Any]) -> bool:
     kind = column.type.impl if isinstance(column.type, TypeDecorator) else column.type
     return isinstance(kind, DateTime)
+
+
+def driver_time(dialect: Dialect) -> DriverTime:
+    """A UTC timestamp as the database driver takes it (on SQLite, the text SQLAlchemy stores),
+    remembered per value: the same few instants (now, now plus a rule's delay) repeat in every
+    row of a batch, and converting each once and not once a row saves about a tenth of its time."""
+    process = _DRIVER_TIME.get(dialect.name)
+    if process is None:
+        # The dialect's own implementation of the column type, so the rows read back as SQLAlchemy's do.
+        processor = UTCDateTime().dialect_impl(dialect).bind_processor(dialect)
+        assert processor is not None
+        process = _DRIVER_TIME[dialect.name] = functools.lru_cache(maxsize=256)(processor)
+    return process
+
+
+def insert_rows(
+    connection: Connection,
+    table: Table,
+    columns: tuple[str, ...],
+    rows: list[tuple[Any, ...]],
+    on_conflict: str | None = None,
+) -> None:
+    """Insert rows already in the driver's form (`driver_time`, JSON text), one executemany
+    straight to the driver: SQLAlchemy's per-row processing of the parameters cost as much
+    as the database's work on PostgreSQL. There, rows that cannot conflict are copied in
+    (COPY), which takes the database half the time of as many INSERTs."""
+    postgres = connection.dialect.name == "postgresql"
+    if postgres and on_conflict is None:
+        driver = cast("psycopg.Connection[Any]", connection.connection.dbapi_connection)
+        with driver.cursor() as cursor, cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        return
+    marker = "%s" if postgres else "?"
+    values = ", ".join(
+        f"{marker}::json" if postgres and isinstance(table.c[name].type, JSON) else marker for name in columns
+    )
+    # Names from the models, every value bound.
+    sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({values})"  # noqa: S608
+    if on_conflict is not None:
+        sql += f" ON CONFLICT ({on_conflict}) DO NOTHING"
+    connection.exec_driver_sql(sql, rows)
+
+
+def among(
+    column: ColumnElement[Any] | InstrumentedAttribute[Any], values: Sequence[Any], dialect: Dialect
+) -> ColumnElement[bool]:
+    """`column IN (values)`; on PostgreSQL `column = ANY(array)`: one parameter instead of a
+    thousand, so the statement's text is the same for every batch (compiled and prepared once)
+    and nobody renders and parses a thousand placeholders (a tenth of a batch's time)."""
+    if dialect.name == "postgresql":
+        return column == any_(bindparam(None, list(values), type_=postgresql.ARRAY(column.type)))
+    return column.in_(values)
