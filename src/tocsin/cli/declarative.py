@@ -7,6 +7,8 @@ is printed as `file:line: field: message` on stderr.
 
 An integration that `apply` creates without `key_env` gets a new key, printed
 once after the commit (and under `keys` with --json): nothing can show it again.
+A heartbeat it creates gets its ping URL printed the same way (`tocsin heartbeat
+show` shows it again: a ping URL is a key, not a password).
 
 SQLAlchemy and the services are imported inside `apply`: every `tocsin`
 invocation loads this module, and `validate` needs no database.
@@ -88,6 +90,7 @@ def validate(file: FileOption = Path("tocsin.yaml")) -> None:
             "escalation policy",
         ),
         (len(document.channels) if document.channels is not None else None, "channel"),
+        (len(document.heartbeats) if document.heartbeats is not None else None, "heartbeat"),
     ]
     declared = ", ".join(_count(n, what) for n, what in counts if n is not None)
     out = _out()
@@ -184,12 +187,19 @@ def _url(issued: IssuedKey) -> str:
         base = server_url() or "$TOCSIN_URL"
     except CliError:
         base = "$TOCSIN_URL"
+    if issued.kind == "heartbeat":
+        return f"{base.rstrip('/')}/ping/{issued.key}"
     return next(iter(integration_urls(base, issued.kind, issued.key).values()))
 
 
 def _print_keys(keys: list[IssuedKey]) -> None:
     out = _out()
     for issued in keys:
+        if issued.kind == "heartbeat":
+            # The uuid stays the same on every later apply; only now is it printed without asking.
+            out.print(f"\n[bold]Ping URL of new heartbeat {escape(issued.name)}[/bold]:", soft_wrap=True)
+            out.print(f"  {escape(_url(issued))}", soft_wrap=True)
+            continue
         out.print(
             f"\n[bold]New key of integration {escape(issued.service)}/{escape(issued.name)}[/bold] "
             "(shown only now; keep it like a password):",

@@ -23,6 +23,7 @@ from pydantic import AfterValidator, BaseModel, Field, ValidationError, field_va
 from pydantic_core import ErrorDetails
 
 from tocsin.config_file import channels, paging
+from tocsin.config_file import heartbeats as heartbeat_specs
 from tocsin.config_file.channels import Channel
 from tocsin.config_file.errors import InvalidConfig, Issue, Path, format_path
 from tocsin.config_file.fields import (
@@ -181,6 +182,7 @@ class Document(_Spec):
     schedules: list[Schedule] | None = None
     escalation_policies: list[EscalationPolicy] | None = None
     channels: list[Channel] | None = None
+    heartbeats: list[heartbeat_specs.Heartbeat] | None = None
 
     @field_validator("*", mode="before")
     @classmethod
@@ -328,6 +330,12 @@ def check(document: Document) -> list[Issue]:
         issues += _duplicates(("channels",), "name", [channel.name for channel in document.channels], "channel")
         for index, channel in enumerate(document.channels):
             issues += channels.check_channel(("channels", index), channel)
+    if document.heartbeats is not None:
+        names = [heartbeat.name for heartbeat in document.heartbeats]
+        issues += _duplicates(("heartbeats",), "name", names, "heartbeat")
+        issues += heartbeat_specs.check_uuids(document.heartbeats)
+        for index, heartbeat in enumerate(document.heartbeats):
+            issues += heartbeat_specs.check_heartbeat(("heartbeats", index), heartbeat)
     return issues
 
 
@@ -445,6 +453,7 @@ def references(document: Document) -> list[Reference]:
         *_alerting_references(document),
         *_paging_references(document, users, teams),
         *_channel_references(document),
+        *_heartbeat_references(document),
     ]
 
 
@@ -501,6 +510,12 @@ def _channel_references(document: Document) -> Iterator[Reference]:
     services = {service.key for service in document.services or ()}
     for path, kind, key, declared in channels.references(document.channels or (), services, _declared_levels(document)):
         yield Reference(path, kind, key, declared)
+
+
+def _heartbeat_references(document: Document) -> Iterator[Reference]:
+    services = {service.key for service in document.services or ()}
+    for path, key, declared in heartbeat_specs.references(document.heartbeats or (), services):
+        yield Reference(path, "service", key, declared)
 
 
 def _paging_references(document: Document, users: set[str], teams: set[str]) -> Iterator[Reference]:

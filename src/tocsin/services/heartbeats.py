@@ -92,19 +92,19 @@ def create(
     name: str,
     schedule: domain.Schedule,
     description: str = "",
+    uuid: str | None = None,
+    managed: bool = False,
 ) -> models.Heartbeat:
+    """`uuid` keeps a ping URL the jobs already use (a heartbeat moved from another
+    database); otherwise a new random one is made."""
     service = directory.get_service(session, service_key)
-    problem = key_problem(name)
-    if problem:
-        raise ValidationFailed(problem, field="name")
-    if repo.by_name(session, name) is not None:
-        raise Conflict(f"a heartbeat named {name!r} exists already", field="name")
-    wrong = domain.schedule_problem(schedule)
-    if wrong is not None:
-        raise ValidationFailed(wrong[1], field=wrong[0])
+    _check_name(session, name, None)
+    _check_schedule(schedule)
+    if uuid is not None:
+        uuid = _check_uuid(session, uuid, None)
     _integration(session, now, service)
     row = models.Heartbeat(
-        uuid=str(uuids.uuid4()),
+        uuid=uuid or str(uuids.uuid4()),
         service_id=service.id,
         name=name,
         description=description,
@@ -118,12 +118,110 @@ def create(
         alerting=False,
         n_pings=0,
         created_at=now,
+        managed=managed,
     )
     row.service = service
     session.add(row)
     audit.record(session, actor, now, "create", "heartbeat", name, {"service": service.key})
     session.flush()
     return row
+
+
+def _check_name(session: Session, name: str, row: models.Heartbeat | None) -> None:
+    problem = key_problem(name)
+    if problem:
+        raise ValidationFailed(problem, field="name")
+    other = repo.by_name(session, name)
+    if other is not None and other is not row:
+        raise Conflict(f"a heartbeat named {name!r} exists already", field="name")
+
+
+def _check_schedule(schedule: domain.Schedule) -> None:
+    wrong = domain.schedule_problem(schedule)
+    if wrong is not None:
+        raise ValidationFailed(wrong[1], field=wrong[0])
+
+
+def _check_uuid(session: Session, text: str, row: models.Heartbeat | None) -> str:
+    try:
+        canonical = str(uuids.UUID(text))
+    except ValueError:
+        raise ValidationFailed(f"{text!r} is not a UUID", field="uuid") from None
+    other = repo.by_uuid(session, canonical)
+    if other is not None and other is not row:
+        raise Conflict(f"heartbeat {other.name!r} has this uuid already", field="uuid")
+    return canonical
+
+
+def update(
+    session: Session,
+    actor: Actor,
+    now: datetime,
+    ref: str,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    schedule: domain.Schedule | None = None,
+    service_key: str | None = None,
+    uuid: str | None = None,
+) -> models.Heartbeat:
+    """Change what is given; the rest stays. The pings and the status stay too: a new schedule
+    only moves when the heartbeat is next due, so the engine judges it by the new rule from its
+    next check on (and `late` reads off the new rule at once)."""
+    row = get(session, ref)
+    changes: dict[str, object] = {}
+    if name is not None and name != row.name:
+        _check_name(session, name, row)
+        changes["name"] = {"from": row.name, "to": name}
+        row.name = name
+    if description is not None and description != row.description:
+        changes["description"] = {"from": row.description, "to": description}
+        row.description = description
+    if schedule is not None:
+        _check_schedule(schedule)
+        changes.update(_set_schedule(row, schedule))
+    if service_key is not None and service_key != row.service.key:
+        service = directory.get_service(session, service_key)
+        if row.alerting:
+            # Its alert belongs to the old service's integration: the next good ping would resolve
+            # it through the new one and miss it. It is resolved now and raised anew if need be.
+            _signal(session, now, row, domain.Effect.RESOLVE, "")
+            row.alerting = False
+        _integration(session, now, service)
+        changes["service"] = {"from": row.service.key, "to": service.key}
+        row.service_id = service.id
+        row.service = service
+    if uuid is not None and uuid != row.uuid:
+        canonical = _check_uuid(session, uuid, row)
+        if canonical != row.uuid:
+            if row.alerting:
+                _signal(session, now, row, domain.Effect.RESOLVE, "")  # keyed by the old uuid
+                row.alerting = False
+            changes["uuid"] = {"from": row.uuid, "to": canonical}
+            row.uuid = canonical
+    if changes:
+        audit.record(session, actor, now, "update", "heartbeat", row.name, {"changes": changes})
+    session.flush()
+    return row
+
+
+def _set_schedule(row: models.Heartbeat, schedule: domain.Schedule) -> dict[str, object]:
+    values = {
+        "period_s": _seconds(schedule.period),
+        "cron": schedule.cron.strip() if schedule.cron is not None else None,
+        "time_zone": schedule.time_zone,
+        "grace_s": _seconds(schedule.grace),
+        "min_run_s": _seconds(schedule.min_run),
+        "max_run_s": _seconds(schedule.max_run),
+    }
+    changes: dict[str, object] = {}
+    for column, value in values.items():
+        if getattr(row, column) != value:
+            changes[column] = {"from": getattr(row, column), "to": value}
+            setattr(row, column, value)
+    if changes:
+        row.next_due_at = domain.next_due(schedule, state_of(row))
+    return changes
 
 
 def get(session: Session, ref: str) -> models.Heartbeat:

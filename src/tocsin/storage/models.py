@@ -731,6 +731,8 @@ class Heartbeat(Base):
     next_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     n_pings: Mapped[int] = mapped_column(BigInteger, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Created or last claimed by `tocsin apply`; only managed heartbeats are deleted by it.
+    managed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
 
     service: Mapped[Service] = relationship()
 
@@ -754,6 +756,80 @@ class HeartbeatPing(Base):
     body: Mapped[str] = mapped_column(Text, default="")
     body_truncated: Mapped[bool] = mapped_column(Boolean, default=False)
     duration_ms: Mapped[int | None] = mapped_column(BigInteger)  # start → this finish, when paired
+
+
+# ---- Health checks: checks, their raw results and hourly rollups ----------------------
+
+
+class Check(Base):
+    """An active probe (HTTP, TCP, DNS, TLS expiry). `next_run_at` is its next slot, the
+    scheduler's due work; a scheduler claims a slot by setting `claimed_until` (a lease:
+    a crashed process's slot is taken by another once it passes) and moves `next_run_at`
+    on when it records the result."""
+
+    __tablename__ = "checks"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    service_id: Mapped[int] = mapped_column(ForeignKey("services.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    kind: Mapped[str] = mapped_column(String(10))  # http / tcp / dns / tls
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    interval_s: Mapped[int] = mapped_column(Integer)
+    timeout_s: Mapped[int] = mapped_column(Integer)
+    failures_before_down: Mapped[int] = mapped_column(Integer)
+    successes_before_up: Mapped[int] = mapped_column(Integer)
+    reminder_every_s: Mapped[int | None] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(10), default="new")  # new / up / down / paused
+    failures: Mapped[int] = mapped_column(Integer, default=0)  # in a row
+    successes: Mapped[int] = mapped_column(Integer, default=0)  # in a row
+    alerting: Mapped[bool] = mapped_column(Boolean, default=False)  # its alert is firing
+    alerted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    next_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)  # NULL when paused
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    claimed_by: Mapped[str | None] = mapped_column(String(200))
+    last_result_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_up: Mapped[bool | None] = mapped_column(Boolean)
+    last_reason: Mapped[str] = mapped_column(String(500), default="")
+    last_response_ms: Mapped[int | None] = mapped_column(Integer)
+    # Created or last claimed by `tocsin apply`; only managed checks are deleted by it.
+    managed: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    service: Mapped[Service] = relationship()
+
+
+class CheckResult(Base):
+    """One run: kept for the retention period (TOCSIN_CHECK_RETENTION, 7 days by default)."""
+
+    __tablename__ = "check_results"
+    __table_args__ = (Index("ix_check_results_check_id_at", "check_id", "at"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    check_id: Mapped[int] = mapped_column(ForeignKey("checks.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)  # when the probe started
+    slot: Mapped[datetime] = mapped_column(UTCDateTime)  # when it was due
+    up: Mapped[bool] = mapped_column(Boolean)
+    held: Mapped[bool] = mapped_column(Boolean, default=False)  # failed while Tocsin was offline
+    response_ms: Mapped[int | None] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(String(500), default="")
+
+
+class CheckRollup(Base):
+    """One check's hour: counts and a response-time histogram (domain.checks.BUCKETS), added
+    to as results are written; kept 90 days for uptime and percentiles."""
+
+    __tablename__ = "check_rollups"
+    __table_args__ = (UniqueConstraint("check_id", "hour"), Index("ix_check_rollups_hour", "hour"))
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    check_id: Mapped[int] = mapped_column(ForeignKey("checks.id", ondelete="CASCADE"))
+    hour: Mapped[datetime] = mapped_column(UTCDateTime)
+    count: Mapped[int] = mapped_column(Integer, default=0)  # held results not counted
+    up: Mapped[int] = mapped_column(Integer, default=0)
+    held: Mapped[int] = mapped_column(Integer, default=0)
+    max_ms: Mapped[int] = mapped_column(Integer, default=0)
+    histogram: Mapped[list[int]] = mapped_column(JSON, default=list)
 
 
 # ---- GitHub: deliveries, CI runs and development events ---------------------------------
@@ -824,3 +900,95 @@ class DevEvent(Base):
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+# ---- Crash reports: Sentry projects' crash groups, their events and sessions ------------------
+
+
+class CrashGroup(Base):
+    """Crashes of one project (an integration of kind `sentry`) with one fingerprint
+    (domain.crashes). Its alert is `crash:<id>` on that integration."""
+
+    __tablename__ = "crash_groups"
+    __table_args__ = (
+        UniqueConstraint("integration_id", "fingerprint"),
+        Index("ix_crash_groups_service_id_last_seen", "service_id", "last_seen"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    integration_id: Mapped[int] = mapped_column(ForeignKey("integrations.id", ondelete="CASCADE"))
+    service_id: Mapped[int] = mapped_column(ForeignKey("services.id", ondelete="CASCADE"))
+    fingerprint: Mapped[str] = mapped_column(String(64))  # SHA-256 of its parts
+    title: Mapped[str] = mapped_column(String(300))
+    culprit: Mapped[str] = mapped_column(String(300), default="")
+    type: Mapped[str] = mapped_column(String(200), default="")  # the exception type, "" for a message
+    level: Mapped[str] = mapped_column(String(10))  # the most severe seen: fatal / error / warning / info / debug
+    status: Mapped[str] = mapped_column(String(10), default="open")  # open / resolved / ignored
+    count: Mapped[int] = mapped_column(BigInteger, default=0)
+    first_seen: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime)
+    first_release: Mapped[str] = mapped_column(String(200), default="")
+    last_release: Mapped[str] = mapped_column(String(200), default="")
+    releases: Mapped[list[str]] = mapped_column(JSON, default=list)  # the first 50 seen
+    platforms: Mapped[list[str]] = mapped_column(JSON, default=list)
+    environments: Mapped[list[str]] = mapped_column(JSON, default=list)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolved_in_release: Mapped[str | None] = mapped_column(String(200))
+    regressed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    spike_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the last spike raised
+    alerting: Mapped[bool] = mapped_column(Boolean, default=False)  # its alert was triggered and not resolved
+    first_event_id: Mapped[int | None] = mapped_column(BigInteger)  # crash_events.id, kept with its payload
+
+
+class CrashEvent(Base):
+    """One crash as received, for idempotency (an SDK's event id is stored once), counts per
+    release and the spike window. Only the first and the newest few keep their `payload`
+    (the stack trace and context); rows older than the retention are pruned."""
+
+    __tablename__ = "crash_events"
+    __table_args__ = (
+        UniqueConstraint("integration_id", "event_id"),
+        Index("ix_crash_events_group_id_received_at", "group_id", "received_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    integration_id: Mapped[int] = mapped_column(ForeignKey("integrations.id", ondelete="CASCADE"))
+    group_id: Mapped[int] = mapped_column(ForeignKey("crash_groups.id", ondelete="CASCADE"))
+    event_id: Mapped[str] = mapped_column(String(32))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    occurred_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    level: Mapped[str] = mapped_column(String(10))
+    release: Mapped[str] = mapped_column(String(200), default="")
+    environment: Mapped[str] = mapped_column(String(100), default="")
+    platform: Mapped[str] = mapped_column(String(50), default="")
+    payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class CrashSession(Base):
+    """Release health: one project's sessions of a release and environment in one hour."""
+
+    __tablename__ = "crash_sessions"
+    __table_args__ = (UniqueConstraint("integration_id", "release", "environment", "hour"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    integration_id: Mapped[int] = mapped_column(ForeignKey("integrations.id", ondelete="CASCADE"))
+    release: Mapped[str] = mapped_column(String(200))
+    environment: Mapped[str] = mapped_column(String(100), default="")
+    hour: Mapped[datetime] = mapped_column(UTCDateTime)
+    total: Mapped[int] = mapped_column(BigInteger, default=0)
+    errored: Mapped[int] = mapped_column(BigInteger, default=0)
+    crashed: Mapped[int] = mapped_column(BigInteger, default=0)
+    abnormal: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class CrashSkippedItem(Base):
+    """Envelope items a project sent that Tocsin does not read (transactions, attachments …), by type."""
+
+    __tablename__ = "crash_skipped_items"
+    __table_args__ = (UniqueConstraint("integration_id", "type"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    integration_id: Mapped[int] = mapped_column(ForeignKey("integrations.id", ondelete="CASCADE"))
+    type: Mapped[str] = mapped_column(String(40))
+    count: Mapped[int] = mapped_column(BigInteger, default=0)
+    last_at: Mapped[datetime] = mapped_column(UTCDateTime)

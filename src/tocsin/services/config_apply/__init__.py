@@ -19,14 +19,15 @@ Identity: integrations by (service, name); a service's routing rules as one
 ordered list (its managed rules are replaced whenever the list differs; rules
 made through the API stay, after the file's); maintenance windows by name.
 An integration's key is made by `execute()` and handed back once as an
-`IssuedKey`, or read from the environment variable the file names (`env`).
+`IssuedKey`, or read from the environment variable the file names (`env`);
+so is a new heartbeat's ping uuid (kind `heartbeat`), unless the file fixes it.
 
 Every problem found while planning (an unknown reference, removing a severity
 or role an open incident still uses) is collected as an `Issue` with the path
 in the document, and all of them are raised together as `InvalidConfig`.
 
 One module per group of sections (`severities`, `directory`, `alerting`,
-`paging`, `channels`), all planning with the shape in `steps`; this module puts them in
+`paging`, `channels`, `heartbeats`), all planning with the shape in `steps`; this module puts them in
 dependency order.
 """
 
@@ -42,6 +43,7 @@ from tocsin.config_file import schema
 from tocsin.config_file.errors import InvalidConfig
 from tocsin.services.actor import Actor
 from tocsin.services.config_apply import alerting, channels, directory, paging, severities
+from tocsin.services.config_apply import heartbeats as heartbeat_plans
 from tocsin.services.config_apply.references import check_references
 from tocsin.services.config_apply.steps import (
     Action,
@@ -110,6 +112,9 @@ def plan(
     # After services and severities: routes name both.
     if document.channels is not None:
         channels.plan_channels(planning, document.channels)
+    # After services: a heartbeat names its service.
+    if document.heartbeats is not None:
+        heartbeat_plans.plan_heartbeats(planning, document.heartbeats)
     check_references(planning)
     if planning.issues:
         raise InvalidConfig(planning.issues)
