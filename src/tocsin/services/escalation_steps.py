@@ -27,10 +27,9 @@ says nothing more on the timeline. A batch holding escalation rows never waits
 for an incident's row: a request that acknowledges locks the incident first,
 then the escalation (`escalations.stop`).
 
-The queries live here rather than in `storage.repositories` only because this
-change was limited to these files; they belong in a `repositories/escalations.py`.
-The driver-form writes they use (timestamps bound once, COPY, `= ANY(array)`)
-are `storage.bulk`'s, next to the ingest writer's bulk insert.
+The batch's queries are `storage.repositories.escalation_batch`; the
+driver-form writes they use (timestamps bound once, COPY, `= ANY(array)`) are
+`storage.bulk`'s, next to the ingest writer's bulk insert.
 """
 
 from __future__ import annotations
@@ -38,12 +37,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, NamedTuple, cast
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import orjson
-from sqlalchemy import Table, insert, literal, select, update
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from tocsin.domain import escalation as domain
 from tocsin.domain import notify
@@ -52,6 +50,7 @@ from tocsin.domain.timeline import EntryKind
 from tocsin.services import ack_links, contacts, escalations, policies, schedules
 from tocsin.services.actor import ENGINE
 from tocsin.storage import bulk, models
+from tocsin.storage.repositories import escalation_batch as batch_repo
 from tocsin.storage.repositories import paging as paging_repo
 from tocsin.storage.repositories import severities as severities_repo
 
@@ -64,8 +63,6 @@ _PAGE_COLUMNS = (
     "status", "due_at", "attempts", "last_error", "payload", "created_at",
 )  # fmt: skip
 _LINK_COLUMNS = ("token_hash", "incident_id", "user_id", "expires_at", "created_at")
-# Well under SQLite's limit of bound parameters in one statement (32,766).
-_KEYS_PER_QUERY = 5000
 
 
 @dataclass(frozen=True)
@@ -84,7 +81,7 @@ def due(session: Session, now: datetime, batch: int, *, public_url: str, only: i
 
 
 def due_batch(session: Session, now: datetime, batch: int, *, public_url: str, only: int | None = None) -> Progress:
-    rows = _due(session, now, batch, only)
+    rows = batch_repo.due(session, now, batch, escalations.ACTIVE, only)
     if not rows:
         return Progress(0, 0)
     paging = _Batch(session, now, public_url.rstrip("/"), rows)
@@ -106,22 +103,7 @@ def _step_key(incident_id: int, started_at: datetime, step: domain.Step) -> str:
 # ---- the batch --------------------------------------------------------------------------------
 
 
-class _Due(NamedTuple):
-    """A due escalation and what its pages say about its incident, as `_due` selects them."""
-
-    id: int
-    incident_id: int
-    policy_id: int | None
-    severity: str
-    started_at: datetime
-    next_step: int
-    next_due_at: datetime
-    human_id: str
-    title: str
-    incident_severity: str
-    incident_status: str
-    acknowledged_at: datetime | None
-    resolved_at: datetime | None
+_Due = batch_repo.DueEscalation
 
 
 @dataclass
@@ -198,7 +180,7 @@ class _Walk:
 class _Batch:
     def __init__(self, session: Session, now: datetime, public_url: str, rows: Sequence[_Due]) -> None:
         self.session, self.now, self.public_url = session, now, public_url
-        self.services = _services_of(session, [row.incident_id for row in rows])
+        self.services = batch_repo.services_of(session, [row.incident_id for row in rows])
         self.policies = _policies(session, {row.policy_id for row in rows if row.policy_id is not None})
         scheme = severities_repo.active_scheme(session)
         self.emergency_levels = {level.name for level in scheme.levels if level.emergency} if scheme else set()
@@ -311,9 +293,7 @@ class _Batch:
         """Everything the batch worked out: one statement per table, or per distinct timeline line
         and per distinct move of escalations (thousands at one instant share a few)."""
         session, now = self.session, self.now
-        connection = session.connection()
-        dialect = connection.dialect
-        time = bulk.driver_time(dialect)
+        time = bulk.driver_time(session.get_bind().dialect)
         inserted: set[str] = set()
         if self.pages:
             keys = [page[0] for page in self.pages]
@@ -321,40 +301,25 @@ class _Batch:
             # written by an earlier run of the same step, a replay. Asked before the INSERT, not with
             # RETURNING, which on PostgreSQL makes the INSERT a statement of thousands of parameters
             # instead of a pipelined executemany, three times slower.
-            existing = _existing(session, keys)
+            existing = batch_repo.existing_pages(session, keys)
             inserted = {key for key in keys if key not in existing}
             rows = [(*page[:9], time(page[9]), *page[10:13], time(page[13])) for page in self.pages]
-            # ON CONFLICT DO NOTHING is what makes a page one row, whatever else happens.
-            bulk.insert_rows(
-                connection, _table(models.Notification), _PAGE_COLUMNS, rows, on_conflict="idempotency_key"
-            )
+            batch_repo.insert_pages(session, _PAGE_COLUMNS, rows)
         expires_at, created_at = time(now + ACK_LINK_TTL), time(now)
         links = [
             (ack_links.hash_token(token), incident_id, user_id, expires_at, created_at)
             for keys, token, incident_id, user_id in self.links
             if not inserted.isdisjoint(keys)  # a replayed page has its link already
         ]
-        if links:
-            bulk.insert_rows(connection, _table(models.AckLink), _LINK_COLUMNS, links)
+        batch_repo.insert_ack_links(session, _LINK_COLUMNS, links)
         self._write_timeline(inserted)
-        escalation = _table(models.Escalation)
         for (was, step, due_at, status), ids in self.moves.items():
-            # The guard on next_step is belt and braces: the rows are this batch's (module docstring).
-            session.execute(
-                update(escalation)
-                .where(
-                    bulk.among(escalation.c.id, ids, dialect),
-                    escalation.c.status == escalations.ACTIVE,
-                    escalation.c.next_step == was,
-                )
-                .values(next_step=step, next_due_at=due_at, status=status, updated_at=now)
+            batch_repo.move(
+                session, ids, active=escalations.ACTIVE, was=was, to=step, due_at=due_at, status=status, now=now
             )
 
     def _write_timeline(self, inserted: set[str]) -> None:
         """One INSERT … SELECT per distinct line, for all the incidents that say it."""
-        session, now = self.session, self.now
-        dialect = session.get_bind().dialect
-        table = _table(models.TimelineEntry)
         touched: set[int] = set()
         # By place, so that each incident's entries are numbered in the order it took its steps.
         for (_, line), said in sorted(self.entries.items(), key=lambda item: item[0][0]):
@@ -363,34 +328,18 @@ class _Batch:
             if not incidents:
                 continue
             touched.update(incidents)
-            rows = (
-                select(
-                    models.Incident.id,
-                    literal(EntryKind.NOTE.value, table.c.kind.type),
-                    literal(now, table.c.at.type),
-                    literal(ENGINE.user_id, table.c.actor_id.type),
-                    literal(ENGINE.name, table.c.actor_name.type),
-                    literal(line.summary, table.c.summary.type),
-                    literal(line.data, table.c.data.type),
-                )
-                .where(bulk.among(models.Incident.id, incidents, dialect))
-                .order_by(models.Incident.id)
+            batch_repo.say_on_timelines(
+                self.session,
+                incidents,
+                kind=EntryKind.NOTE.value,
+                at=self.now,
+                actor_id=ENGINE.user_id,
+                actor_name=ENGINE.name,
+                summary=line.summary,
+                data=line.data,
             )
-            columns = ["incident_id", "kind", "at", "actor_id", "actor_name", "summary", "data"]
-            session.execute(insert(table).from_select(columns, rows))
         if touched:
-            # The rows are marked changed, as `timeline.add` does, except those a request is changing
-            # right now (it sets the time itself). Waiting for them would be a deadlock: the request
-            # locked its incident and waits for this batch's escalation row (`escalations.stop`).
-            changed = select(models.Incident.id).where(bulk.among(models.Incident.id, sorted(touched), dialect))
-            if dialect.name == "postgresql":
-                changed = changed.with_for_update(skip_locked=True)
-            session.execute(
-                update(models.Incident)
-                .where(models.Incident.id.in_(changed.scalar_subquery()))
-                .values(updated_at=now)
-                .execution_options(synchronize_session=False)
-            )
+            batch_repo.mark_changed(self.session, touched, self.now)
 
 
 class _People:
@@ -404,9 +353,9 @@ class _People:
             return {target.key for target in targets if target.kind == kind}
 
         self.schedules = {
-            row.key: schedules.to_domain(row) for row in _schedules(session, keys(domain.TargetKind.SCHEDULE))
+            row.key: schedules.to_domain(row) for row in batch_repo.schedules(session, keys(domain.TargetKind.SCHEDULE))
         }
-        teams = _teams(session, keys(domain.TargetKind.TEAM))
+        teams = batch_repo.teams(session, keys(domain.TargetKind.TEAM))
         emails = {key.lower() for key in keys(domain.TargetKind.USER)}
         for schedule in self.schedules.values():
             emails.update(person.lower() for layer in schedule.layers for person in layer.participants)
@@ -585,99 +534,14 @@ def _zone(name: str) -> ZoneInfo:
         return ZoneInfo("UTC")
 
 
-# ---- queries ------------------------------------------------------------------------------------
-
-
-def _table(model: type[models.Base]) -> Table:
-    return cast(Table, model.__table__)
-
-
-def _due(session: Session, now: datetime, batch: int, only: int | None) -> Sequence[_Due]:
-    escalation, incident = models.Escalation, models.Incident
-    query = (
-        select(
-            escalation.id,
-            escalation.incident_id,
-            escalation.policy_id,
-            escalation.severity,
-            escalation.started_at,
-            escalation.next_step,
-            escalation.next_due_at,
-            incident.human_id,
-            incident.title,
-            incident.severity.label("incident_severity"),
-            incident.status.label("incident_status"),
-            incident.acknowledged_at,
-            incident.resolved_at,
-        )
-        .join(incident, incident.id == escalation.incident_id)
-        .where(escalation.status == escalations.ACTIVE, escalation.next_due_at <= now)
-        .order_by(escalation.next_due_at, escalation.id)
-        .limit(batch)
-    )
-    if only is not None:
-        query = query.where(escalation.id == only)
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(of=escalation, skip_locked=True)
-    return [_Due._make(row) for row in session.execute(query)]
-
-
-def _existing(session: Session, keys: Sequence[str]) -> set[str]:
-    found: set[str] = set()
-    for start in range(0, len(keys), _KEYS_PER_QUERY):
-        chunk = keys[start : start + _KEYS_PER_QUERY]
-        column = models.Notification.idempotency_key
-        query = select(column).where(bulk.among(column, chunk, session.get_bind().dialect))
-        found.update(session.scalars(query))
-    return found
-
-
-def _services_of(session: Session, incident_ids: Sequence[int]) -> dict[int, list[tuple[str, bool]]]:
-    """Incident id → its services' (key, emergency), in key order."""
-    rows = session.execute(
-        select(models.IncidentService.incident_id, models.Service.key, models.Service.emergency)
-        .join(models.Service, models.Service.id == models.IncidentService.service_id)
-        .where(bulk.among(models.IncidentService.incident_id, incident_ids, session.get_bind().dialect))
-        .order_by(models.IncidentService.incident_id, models.Service.key)
-    ).all()
-    found: dict[int, list[tuple[str, bool]]] = {}
-    for incident_id, key, emergency in rows:
-        found.setdefault(incident_id, []).append((key, emergency))
-    return found
+# ---- loading ----------------------------------------------------------------------------------
 
 
 def _policies(session: Session, ids: set[int]) -> dict[int, _Policy]:
-    if not ids:
-        return {}
-    rows = session.scalars(
-        select(models.EscalationPolicy)
-        .where(models.EscalationPolicy.id.in_(ids))
-        .options(selectinload(models.EscalationPolicy.levels))
-    ).all()
-    return {row.id: _Policy(row.id, row.name, len(row.levels), policies.to_domain(row)) for row in rows}
-
-
-def _schedules(session: Session, keys: set[str]) -> Sequence[models.Schedule]:
-    if not keys:
-        return []
-    return session.scalars(
-        select(models.Schedule)
-        .where(models.Schedule.key.in_(keys))
-        .options(
-            selectinload(models.Schedule.layers),
-            selectinload(models.Schedule.overrides).selectinload(models.ScheduleOverride.user),
-        )
-    ).all()
-
-
-def _teams(session: Session, keys: set[str]) -> Sequence[models.Team]:
-    if not keys:
-        return []
-    return session.scalars(
-        select(models.Team)
-        .where(models.Team.key.in_(keys))
-        .options(selectinload(models.Team.members).selectinload(models.TeamMember.user))
-    ).all()
+    return {
+        row.id: _Policy(row.id, row.name, len(row.levels), policies.to_domain(row))
+        for row in batch_repo.policies(session, ids)
+    }
 
 
 def _ways_to_reach(session: Session, users: Iterable[models.User]) -> dict[int, _Ways]:
@@ -691,16 +555,11 @@ def _ways_to_reach(session: Session, users: Iterable[models.User]) -> dict[int, 
         methods[method.id] = method
         ways[method.user_id].methods.append(contacts.method_to_domain(method))
         ways[method.user_id].by_name[method.name] = method
-    rules = session.scalars(
-        select(models.NotificationRule)
-        .where(models.NotificationRule.user_id.in_(ids))
-        .order_by(models.NotificationRule.user_id, models.NotificationRule.delay_s, models.NotificationRule.id)
-    ).all()
-    for rule in rules:
+    for rule in batch_repo.notification_rules(session, ids):
         # The rule's contact method is one of `methods`: named from there, not loaded again.
         contact = methods[rule.contact_method_id].name
         urgency = notify.RuleUrgency(rule.urgency)
         ways[rule.user_id].rules.append(notify.NotificationRule(contact, timedelta(seconds=rule.delay_s), urgency))
-    for quiet in session.scalars(select(models.QuietHours).where(models.QuietHours.user_id.in_(ids))):
+    for quiet in batch_repo.quiet_hours(session, ids):
         ways[quiet.user_id].quiet = contacts.quiet_to_domain(quiet)
     return ways
