@@ -77,3 +77,24 @@ def test_wrong_input_exits_non_zero_with_one_line(cli: Cli) -> None:
     assert "not a cron expression" in cron.stderr
     missing = cli("heartbeat", "show", "nope", exit_code=1)
     assert "no heartbeat 'nope'" in missing.stderr
+
+
+def test_edit_changes_only_what_is_given_and_keeps_the_ping_url(cli: Cli) -> None:
+    cli("heartbeat", "create", "db-dump", "--service", "api", "--period", "1d", "--grace", "30m", "--max-run", "1h")
+    code = cli.json("heartbeat", "show", "db-dump")["uuid"]
+    edited = cli("heartbeat", "edit", "db-dump", "--cron", "0 3 * * *", "--tz", "Europe/Berlin", "--grace", "10m")
+    assert edited.stdout == "Edited heartbeat db-dump: cron 0 3 * * * (Europe/Berlin), grace 10m, run ≤ 1h.\n"
+    shown = cli.json("heartbeat", "edit", code, "--name", "pg-dump", "--max-run", "none")
+    assert (shown["uuid"], shown["name"], shown["period_s"], shown["max_run_s"]) == (code, "pg-dump", None, None)
+    assert (shown["cron"], shown["grace_s"]) == ("0 3 * * *", 600)
+
+
+def test_a_wrong_edit_exits_non_zero_with_one_line(cli: Cli) -> None:
+    cli("heartbeat", "create", "db-dump", "--service", "api", "--period", "1d")
+    nothing = cli("heartbeat", "edit", "db-dump", exit_code=2)
+    assert "nothing to change" in nothing.stderr
+    both = cli("heartbeat", "edit", "db-dump", "--period", "1h", "--cron", "0 3 * * *", exit_code=2)
+    assert "give --period or --cron, not both" in both.stderr
+    short = cli("heartbeat", "edit", "db-dump", "--period", "30s", exit_code=1)
+    assert "the period must be between 1 minute and 366 days" in short.stderr
+    assert cli.json("heartbeat", "show", "db-dump")["period_s"] == 86400

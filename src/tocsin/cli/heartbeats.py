@@ -90,6 +90,45 @@ def create(
     )
 
 
+@heartbeat_app.command("edit")
+def edit(
+    ref: HeartbeatRef,
+    name: Annotated[str | None, typer.Option(help="A new name (the ping URL stays)")] = None,
+    service: Annotated[str | None, typer.Option(help="Key of the service whose alert it raises")] = None,
+    description: Annotated[str | None, typer.Option(help="What runs it and what it does")] = None,
+    period: Annotated[str | None, typer.Option(help=f"Expected every this long ({EXAMPLES}); replaces a cron")] = None,
+    cron: Annotated[
+        str | None, typer.Option(help="Expected at each time of this cron expression; replaces a period")
+    ] = None,
+    time_zone: Annotated[str | None, typer.Option("--tz", help="The cron expression's time zone")] = None,
+    grace: Annotated[str | None, typer.Option(help="How late a ping may be before it is down")] = None,
+    min_run: Annotated[str | None, typer.Option(help="A shorter run fails; 'none' removes the bound")] = None,
+    max_run: Annotated[str | None, typer.Option(help="A longer run fails; 'none' removes the bound")] = None,
+    as_json: AsJson = False,
+) -> None:
+    """Change a heartbeat; what is left out stays. Its ping URL and pings stay too, and the
+    engine judges it by the new schedule from its next check."""
+    if period is not None and cron is not None:
+        raise _fail("give --period or --cron, not both", EXIT_CONFIG)
+    body: Json = {}
+    for field, value in (("name", name), ("service", service), ("description", description), ("cron", cron)):
+        if value is not None:
+            body[field] = value
+    if time_zone is not None:
+        body["time_zone"] = time_zone
+    for option, field, value in (("--period", "period_s", period), ("--grace", "grace_s", grace)):
+        if value is not None:
+            body[field] = _seconds(option, value)
+    for option, field, value in (("--min-run", "min_run_s", min_run), ("--max-run", "max_run_s", max_run)):
+        if value is not None:
+            body[field] = None if value.strip().lower() == "none" else _seconds(option, value)
+    if not body:
+        raise _fail("nothing to change: give at least one option (see --help)", EXIT_CONFIG)
+    with _server() as api:
+        edited: Json = api.patch(f"/api/v1/heartbeats/{segment(ref)}", body)
+    _moved(edited, as_json, f"Edited heartbeat {edited['name']}: {_expected(edited)}.")
+
+
 def _table(heartbeats: list[Json]) -> None:
     now = output.now()
     grid = output.table("NAME", "SERVICE", "STATUS", "EXPECTED", "LAST PING", "PING URL")

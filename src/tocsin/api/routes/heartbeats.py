@@ -22,6 +22,7 @@ from starlette.concurrency import run_in_threadpool
 from tocsin.api.deps import AppState, CurrentClock, DbSession, Reader, State, Writer
 from tocsin.api.schemas import Body
 from tocsin.domain import heartbeats as domain
+from tocsin.errors import ValidationFailed
 from tocsin.services import heartbeats
 from tocsin.storage import models
 
@@ -118,6 +119,45 @@ class CreateHeartbeat(Body):
     grace_s: int = Field(default=3600, ge=1, le=SECONDS, description="How late a ping may be before it is down")
     min_run_s: int | None = Field(default=None, ge=1, le=SECONDS, description="A shorter run is a failure")
     max_run_s: int | None = Field(default=None, ge=1, le=SECONDS, description="A longer run is a failure")
+
+
+class EditHeartbeat(Body):
+    """Every field is optional: what is left out stays. A `period_s` or a `cron` given alone
+    replaces the other (null removes a run-time bound)."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=100)
+    service: str | None = Field(default=None, min_length=1, max_length=100)
+    description: str | None = Field(default=None, max_length=2000)
+    period_s: int | None = Field(default=None, ge=1, le=SECONDS)
+    cron: str | None = Field(default=None, max_length=100)
+    time_zone: str | None = Field(default=None, max_length=64)
+    grace_s: int | None = Field(default=None, ge=1, le=SECONDS)
+    min_run_s: int | None = Field(default=None, ge=1, le=SECONDS)
+    max_run_s: int | None = Field(default=None, ge=1, le=SECONDS)
+
+    def schedule(self, row: models.Heartbeat) -> domain.Schedule | None:
+        """The heartbeat's schedule with the fields given, or None when none is."""
+        given = self.model_fields_set & {"period_s", "cron", "time_zone", "grace_s", "min_run_s", "max_run_s"}
+        if not given:
+            return None
+        current = heartbeats.schedule_of(row)
+        period, cron = current.period, current.cron
+        if "period_s" in given:
+            period = _seconds(self.period_s)
+            if self.period_s is not None and "cron" not in given:
+                cron = None
+        if "cron" in given:
+            cron = self.cron
+            if self.cron is not None and "period_s" not in given:
+                period = None
+        return domain.Schedule(
+            grace=timedelta(seconds=self.grace_s) if self.grace_s is not None else current.grace,
+            period=period,
+            cron=cron,
+            time_zone=self.time_zone if self.time_zone is not None else current.time_zone,
+            min_run=_seconds(self.min_run_s) if "min_run_s" in given else current.min_run,
+            max_run=_seconds(self.max_run_s) if "max_run_s" in given else current.max_run,
+        )
 
 
 class PingOut(BaseModel):
@@ -224,6 +264,24 @@ def show_heartbeat(
     out = HeartbeatOut.of(row, state.settings.public_url, clock.now())
     recent = [PingOut.of(p) for p in heartbeats.recent_pings(session, row, pings)] if pings else []
     return HeartbeatDetailOut(**out.model_dump(), recent_pings=recent)
+
+
+@router.patch("/api/v1/heartbeats/{ref}", response_model=HeartbeatOut)
+def edit_heartbeat(
+    ref: str, body: EditHeartbeat, actor: Writer, session: DbSession, clock: CurrentClock, state: State
+) -> HeartbeatOut:
+    """Change a heartbeat's name, description, service or schedule. Its ping URL, pings and status
+    stay; the engine judges it by the new schedule from its next check."""
+    row = heartbeats.get(session, ref)
+    for field in ("name", "service", "description", "grace_s", "time_zone"):
+        if field in body.model_fields_set and getattr(body, field) is None:
+            raise ValidationFailed(f"{field} cannot be null; leave it out to keep it", field=field)
+    row = heartbeats.update(
+        session, actor, clock.now(), ref, name=body.name, description=body.description,
+        schedule=body.schedule(row), service_key=body.service,
+    )  # fmt: skip
+    session.commit()
+    return HeartbeatOut.of(row, state.settings.public_url, clock.now())
 
 
 @router.post("/api/v1/heartbeats/{ref}/pause", response_model=HeartbeatOut)
