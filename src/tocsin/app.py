@@ -30,6 +30,8 @@ from tocsin.api.routes import (
     calendars,
     changes,
     channels,
+    checks,
+    crashes,
     directory,
     github,
     heartbeats,
@@ -45,6 +47,8 @@ from tocsin.api.routes import (
 from tocsin.clock import Clock
 from tocsin.clock import from_env as clock_from_env
 from tocsin.config import Settings
+from tocsin.engine.checks import CheckSettings
+from tocsin.engine.checks import Scheduler as CheckScheduler
 from tocsin.engine.modules import default_modules
 from tocsin.engine.runner import Runner
 from tocsin.observability import HTTP_LATENCY, HTTP_REQUESTS, configure_logging
@@ -198,6 +202,7 @@ def create_app(
     sessions: sessionmaker[Session],
     runner: Runner | None = None,
     writer: SignalWriter | None = None,
+    check_scheduler: CheckScheduler | None = None,
 ) -> Tocsin:
     writer = writer or IngestWriter(sessions, clock)
     if runner is not None:
@@ -214,7 +219,10 @@ def create_app(
                 target=runner.run_forever, args=(settings.engine_interval_s,), name="tocsin-engine", daemon=True
             )
             thread.start()
+        # Health checks run in a loop of their own: the engine's cycle is too coarse for their slots.
+        check_thread = _start_checks(check_scheduler)
         yield
+        _stop_checks(check_scheduler, check_thread)
         writer.stop()
         if runner is not None and thread is not None:
             runner.stop()
@@ -254,6 +262,8 @@ def create_app(
         heartbeats,
         github,
         changes,
+        crashes,
+        checks,
     ):
         app.include_router(module.router)
     app.mount(operations.DOCS_STATIC, StaticFiles(directory=str(swagger_ui_path)), name="docs-static")
@@ -281,7 +291,29 @@ def from_env() -> FastAPI:
         # Workers of one server share its instance id; a lease names the process that holds it.
         holder = settings.instance_id if settings.workers == 1 else f"{settings.instance_id}/{os.getpid()}"
         runner = Runner(sessions, clock, default_modules(settings), holder=holder)
-    return create_app(settings, clock, sessions, runner)
+    return create_app(settings, clock, sessions, runner, check_scheduler=_check_scheduler(sessions, clock, runner))
+
+
+def _check_scheduler(sessions: sessionmaker[Session], clock: Clock, runner: Runner | None) -> CheckScheduler | None:
+    """The health-check scheduler of a process that runs the engine (TOCSIN_CHECKS=off: none)."""
+    check_settings = CheckSettings.from_env()
+    if runner is None or not check_settings.enabled:
+        return None
+    return CheckScheduler(sessions, clock, runner.holder, check_settings, on_opened=runner.wake)
+
+
+def _start_checks(scheduler: CheckScheduler | None) -> threading.Thread | None:
+    if scheduler is None:
+        return None
+    thread = threading.Thread(target=scheduler.run_forever, name="tocsin-checks", daemon=True)
+    thread.start()
+    return thread
+
+
+def _stop_checks(scheduler: CheckScheduler | None, thread: threading.Thread | None) -> None:
+    if scheduler is not None and thread is not None:
+        scheduler.stop()
+        thread.join(timeout=30)
 
 
 def tune_gc() -> None:
@@ -317,10 +349,13 @@ def writer_main(socket_path: str) -> None:
             target=runner.run_forever, args=(settings.engine_interval_s,), name="tocsin-engine", daemon=True
         )
         thread.start()
+    check_scheduler = _check_scheduler(sessions, clock, runner)
+    check_thread = _start_checks(check_scheduler)
     writer.start()
     try:
         uvloop.run(serve_writer(socket_path, writer, runner.wake if runner is not None else None))
     finally:
+        _stop_checks(check_scheduler, check_thread)
         writer.stop()
         if runner is not None and thread is not None:
             runner.stop()

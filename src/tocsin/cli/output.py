@@ -406,6 +406,7 @@ TOOLS = {
     "grafana": "Grafana (webhook contact point URL)",
     "generic": "Any JSON webhook (generic)",
     "github": "GitHub (repository or organization webhook Payload URL)",
+    "sentry": "Sentry SDKs (the DSN: Sentry.init(dsn=...))",
 }
 
 

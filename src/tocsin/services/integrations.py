@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from tocsin.domain import ci
+from tocsin.domain import crashes as crash_rules
 from tocsin.domain.alerts import AutoResolve
 from tocsin.errors import Conflict, NotFound, ValidationFailed
 from tocsin.integrations import generic
@@ -34,9 +35,15 @@ class Kind(StrEnum):
     GRAFANA = "grafana"
     GENERIC = "generic"
     GITHUB = "github"
+    # A Sentry project: SDKs send envelopes to /api/<integration id>/envelope/ (services.crashes).
+    SENTRY = "sentry"
     # Internal: the door a service's heartbeats raise their alerts through (services.heartbeats).
     HEARTBEAT = "heartbeat"
+    # Internal too: the door a service's health checks raise theirs through (services.checks).
+    CHECK = "check"
 
+
+INTERNAL_KINDS = frozenset({Kind.HEARTBEAT, Kind.CHECK})
 
 DEFAULT_GROUP_WINDOW = timedelta(minutes=5)
 
@@ -90,10 +97,13 @@ class CreatedIntegration:
 _SETTING_KEYS = {"group_by", "group_window_s", "auto_resolve", "default_severity", "mapping"}
 # GitHub's: when repeated CI failures raise an alert (domain.ci).
 _GITHUB_SETTING_KEYS = set(ci.SETTINGS)
+# Sentry's: when a crash group's events are a spike (domain.crashes).
+_SENTRY_SETTING_KEYS = set(crash_rules.SETTINGS)
 
 
 def check_settings(kind: Kind, settings: dict[str, Any]) -> dict[str, Any]:
     unknown = set(settings) - _SETTING_KEYS - (_GITHUB_SETTING_KEYS if kind == Kind.GITHUB else set())
+    unknown -= _SENTRY_SETTING_KEYS if kind == Kind.SENTRY else set()
     if unknown:
         raise ValidationFailed(f"unknown setting {sorted(unknown)[0]!r}", field="settings")
     group_by = settings.get("group_by", [])
@@ -109,6 +119,8 @@ def check_settings(kind: Kind, settings: dict[str, Any]) -> dict[str, Any]:
             "auto_resolve must be monitoring, resolve or none", field="settings.auto_resolve"
         ) from None
     if kind == Kind.GITHUB and (wrong := ci.settings_problem(settings)) is not None:
+        raise ValidationFailed(wrong[1], field=f"settings.{wrong[0]}")
+    if kind == Kind.SENTRY and (wrong := crash_rules.settings_problem(settings)) is not None:
         raise ValidationFailed(wrong[1], field=f"settings.{wrong[0]}")
     if kind == Kind.GENERIC:
         # Refuse a mapping that no body could satisfy now, not at the first request.
@@ -147,8 +159,8 @@ def create(
         parsed = Kind(kind)
     except ValueError:
         parsed = None
-    if parsed is None or (parsed == Kind.HEARTBEAT and not internal):
-        allowed = ", ".join(k.value for k in Kind if k != Kind.HEARTBEAT)
+    if parsed is None or (parsed in INTERNAL_KINDS and not internal):
+        allowed = ", ".join(k.value for k in Kind if k not in INTERNAL_KINDS)
         raise ValidationFailed(f"unknown integration kind {kind!r}; expected one of {allowed}", field="kind") from None
     if key is None:
         key = secrets.token_hex(16)
@@ -175,8 +187,8 @@ def create(
     return CreatedIntegration(row, key)
 
 
-def urls(base: str, kind: str, key: str) -> dict[str, str]:
-    """What to paste into each tool for this integration."""
+def urls(base: str, kind: str, key: str, integration_id: int | None = None) -> dict[str, str]:
+    """What to paste into each tool for this integration; a Sentry project's DSN needs its id."""
     base = base.rstrip("/")
     by_tool = {
         "native": f"{base}/api/v1/events/{key}",
@@ -188,8 +200,16 @@ def urls(base: str, kind: str, key: str) -> dict[str, str]:
         "generic": f"{base}/api/v1/integrations/generic/{key}",
         "github": f"{base}/api/v1/integrations/github/{key}",
     }
+    if kind == Kind.SENTRY and integration_id is not None:
+        by_tool["sentry"] = sentry_dsn(base, key, integration_id)
     first = {kind: by_tool.pop(kind)} if kind in by_tool else {}
     return {**first, **by_tool}
+
+
+def sentry_dsn(base: str, key: str, project_id: int) -> str:
+    """`http(s)://<key>@<host>[/path]/<project id>`, what Sentry.init takes."""
+    scheme, _, rest = base.rstrip("/").partition("://")
+    return f"{scheme}://{key}@{rest}/{project_id}"
 
 
 def find_by_key(session: Session, key: str) -> IntegrationRef | None:

@@ -24,7 +24,7 @@ IdPath = Annotated[int, Path(ge=1, le=2**62)]
 
 class CreateIntegration(Body):
     service: str = Field(min_length=1, max_length=100)
-    kind: str = Field(description="native, pagerduty, alertmanager, opsgenie, grafana or generic")
+    kind: str = Field(description="native, pagerduty, alertmanager, opsgenie, grafana, generic, github or sentry")
     name: str = Field(default="", max_length=200)
     settings: dict[str, Any] = Field(default_factory=dict)
     signing_secret: str | None = Field(default=None, max_length=200, description="Grafana HMAC secret")
@@ -68,7 +68,7 @@ def create_integration(
     out = IntegrationOut.of(created.row)
     base = str(request.base_url)
     return CreatedIntegrationOut(
-        **out.model_dump(), key=created.key, urls=integrations.urls(base, created.row.kind, created.key)
+        **out.model_dump(), key=created.key, urls=integrations.urls(base, created.row.kind, created.key, created.row.id)
     )
 
 

@@ -1,0 +1,471 @@
+"""Crash reports: events counted into crash groups, sessions into release health, and the
+group's alert through the same ingestion as every other signal.
+
+A project is an integration of kind `sentry`. A group's alert is
+`crash:<group id>` on that integration, so it is routed, grouped, held by
+maintenance windows and paged like any alert: it is triggered when the group is
+new, when it regresses (a resolved group seen in a later release) and when it
+spikes; resolving the group resolves it. Each of those is also a development
+event (`crash.new`, `crash.regression`, `crash.spike`, `crash.resolved`) for the
+channels that route `crash.*`.
+
+Everything a request carries is one transaction; an event id the project has
+already sent changes nothing, so an SDK's retry is not counted twice.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from tocsin.domain import crashes as domain
+from tocsin.domain.alerts import Action, Signal
+from tocsin.errors import Conflict, NotFound, ValidationFailed
+from tocsin.integrations.sentry import SessionUpdate
+from tocsin.services import alerts, audit, directory
+from tocsin.services.actor import Actor
+from tocsin.services.integrations import IntegrationRef, Kind
+from tocsin.storage import models
+from tocsin.storage.repositories import crashes as repo
+
+SOURCE = "sentry"
+# Sample events kept with their stack trace: the group's first and the newest KEEP_SAMPLES.
+KEEP_SAMPLES = 5
+# Events (without their payload) are kept this long: per-release counts and idempotency.
+KEEP_EVENTS = timedelta(days=30)
+PRUNE_EVERY = 500
+MAX_LISTED = 50  # releases, platforms and environments listed on a group
+_LEVEL_RANK = {level: rank for rank, level in enumerate(domain.Level)}  # fatal first
+_TRIGGER_WORDS = {
+    domain.Trigger.NEW: "New crash",
+    domain.Trigger.REGRESSION: "Crash regressed",
+    domain.Trigger.SPIKE: "Crash spike",
+}
+
+
+@dataclass
+class Received:
+    stored: list[str] = field(default_factory=list)  # event ids counted now
+    duplicates: list[str] = field(default_factory=list)  # event ids seen before
+    sessions: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)
+    triggers: list[tuple[int, domain.Trigger]] = field(default_factory=list)  # (group id, why)
+    alerts: list[alerts.Outcome] = field(default_factory=list)
+
+    @property
+    def opened(self) -> bool:
+        return any(outcome.opened for outcome in self.alerts)
+
+
+def receive(
+    session: Session,
+    now: datetime,
+    integration: IntegrationRef,
+    crashes: Sequence[domain.Crash],
+    sessions: Sequence[SessionUpdate] = (),
+    skipped: Mapping[str, int] | None = None,
+) -> Received:
+    """Count what one request carried; flushes, the caller commits."""
+    received = Received(skipped=dict(skipped or {}))
+    spike = domain.SpikeRule.of(integration.settings)
+    # Groups are locked in one order: two requests with the same two groups cannot deadlock.
+    keyed = sorted(((domain.fingerprint(crash), crash) for crash in crashes), key=lambda pair: pair[0])
+    for fingerprint, crash in keyed:
+        _count(session, now, integration, fingerprint, crash, spike, received)
+    _sessions(session, integration, sessions)
+    received.sessions = len(sessions)
+    for item_type, count in sorted(received.skipped.items()):
+        repo.add_skipped(session, integration.id, item_type, count, now)
+    session.flush()
+    return received
+
+
+def _count(
+    session: Session,
+    now: datetime,
+    integration: IntegrationRef,
+    fingerprint: str,
+    crash: domain.Crash,
+    spike: domain.SpikeRule,
+    received: Received,
+) -> None:
+    top = crash.top
+    group, made = repo.locked_group(
+        session,
+        integration.id,
+        integration.service_id,
+        fingerprint,
+        {
+            "title": domain.title_of(crash),
+            "culprit": domain.culprit_of(crash),
+            "type": top.type if top is not None else "",
+            "level": crash.level.value,
+            "status": domain.GroupStatus.OPEN.value,
+            "count": 0,
+            "first_seen": now,
+            "last_seen": now,
+            "first_release": crash.release,
+            "last_release": crash.release,
+            "releases": [],
+            "platforms": [],
+            "environments": [],
+            "alerting": False,
+        },
+    )
+    event_id = repo.claim_event(
+        session,
+        integration_id=integration.id,
+        group_id=group.id,
+        event_id=crash.event_id,
+        received_at=now,
+        occurred_at=crash.occurred_at,
+        level=crash.level.value,
+        release=crash.release,
+        environment=crash.environment,
+        platform=crash.platform,
+        payload={
+            **crash.payload,
+            "tags": crash.tags,
+            "server_name": crash.server_name,
+            "transaction": crash.transaction,
+        },
+    )
+    if event_id is None:
+        received.duplicates.append(crash.event_id)
+        return
+    received.stored.append(crash.event_id)
+    group.count += 1
+    group.last_seen = now
+    if crash.release:
+        group.last_release = crash.release
+        group.first_release = group.first_release or crash.release
+    group.releases = _listed(group.releases, crash.release)
+    group.platforms = _listed(group.platforms, crash.platform)
+    group.environments = _listed(group.environments, crash.environment)
+    if _LEVEL_RANK[crash.level] < _LEVEL_RANK.get(domain.Level(group.level), len(_LEVEL_RANK)):
+        group.level = crash.level.value  # a warning that turned fatal is a fatal group
+    trigger: domain.Trigger | None = None
+    if made or group.first_event_id is None:
+        group.first_event_id = event_id
+        trigger = domain.Trigger.NEW
+    elif domain.is_regression(domain.GroupStatus(group.status), group.resolved_in_release, crash.release):
+        group.status = domain.GroupStatus.OPEN.value
+        group.regressed_at = now
+        group.resolved_at = None
+        group.resolved_in_release = None
+        trigger = domain.Trigger.REGRESSION
+    elif group.status == domain.GroupStatus.OPEN.value and _spiking(session, now, group, spike):
+        group.spike_at = now
+        trigger = domain.Trigger.SPIKE
+    if group.count % KEEP_SAMPLES == 0:
+        repo.drop_old_payloads(session, group, KEEP_SAMPLES)
+    if group.count % PRUNE_EVERY == 0:
+        repo.prune_events(session, group, now - KEEP_EVENTS)
+    if trigger is not None:
+        _raise(session, now, integration, group, crash, trigger, received)
+
+
+def _spiking(session: Session, now: datetime, group: models.CrashGroup, rule: domain.SpikeRule) -> bool:
+    if group.count < rule.events:
+        return False
+    if group.spike_at is not None and now - group.spike_at < rule.window:
+        return False  # raised this window already: no count needed
+    # Counted every tenth of the threshold, not per event: a hot group's window holds thousands.
+    if group.count % max(1, rule.events // 10) != 0:
+        return False
+    return domain.is_spike(rule, repo.events_since(session, group.id, now - rule.window), group.spike_at, now)
+
+
+def _listed(values: list[str] | None, value: str) -> list[str]:
+    values = list(values or [])
+    if value and value not in values and len(values) < MAX_LISTED:
+        values.append(value)
+    return values
+
+
+def dedup_key(group_id: int) -> str:
+    return f"crash:{group_id}"
+
+
+def _raise(
+    session: Session,
+    now: datetime,
+    integration: IntegrationRef,
+    group: models.CrashGroup,
+    crash: domain.Crash,
+    trigger: domain.Trigger,
+    received: Received,
+) -> None:
+    received.triggers.append((group.id, trigger))
+    summary = f"{_TRIGGER_WORDS[trigger]} in {integration.service_key}: {group.title}"
+    if trigger == domain.Trigger.REGRESSION and crash.release:
+        summary += f" (again in {crash.release})"
+    labels = {
+        "level": crash.level.value,
+        "release": crash.release,
+        "platform": crash.platform,
+        "environment": crash.environment,
+        "crash_group": str(group.id),
+        "crash_trigger": trigger.value,
+    }
+    signal = Signal(
+        action=Action.TRIGGER,
+        dedup_key=dedup_key(group.id),
+        summary=summary[:1000],
+        source=SOURCE,
+        severity=domain.alert_severity(crash.level),
+        labels={name: value for name, value in labels.items() if value},
+        details={
+            "crash_group": group.id,
+            "culprit": group.culprit,
+            "count": group.count,
+            "first_seen": group.first_seen.isoformat(),
+            "release": crash.release,
+            "event_id": crash.event_id,
+        },
+        occurred_at=crash.occurred_at,
+    )
+    received.alerts += alerts.ingest(session, now, integration, [signal])
+    group.alerting = True
+    _dev_event(session, now, integration, f"crash.{trigger.value}", summary, group)
+
+
+def _dev_event(
+    session: Session, now: datetime, integration: IntegrationRef, event: str, summary: str, group: models.CrashGroup
+) -> None:
+    repo.add_dev_event(
+        session,
+        integration_id=integration.id,
+        service_id=integration.service_id,
+        type=event,
+        summary=summary[:2000],
+        repository="",
+        actor="",
+        url="",
+        occurred_at=now,
+        received_at=now,
+        details={"crash_group": group.id, "level": group.level, "release": group.last_release},
+    )
+
+
+def _sessions(session: Session, integration: IntegrationRef, updates: Sequence[SessionUpdate]) -> None:
+    rolled: dict[tuple[str, str, datetime], domain.SessionCounts] = defaultdict(domain.SessionCounts)
+    for update in updates:
+        hour = update.started.replace(minute=0, second=0, microsecond=0)
+        rolled[(update.release, update.environment, hour)] += update.counts
+    for (release, environment, hour), counts in sorted(rolled.items()):
+        if counts == domain.SessionCounts():
+            continue  # an update mid-session: nothing to add
+        repo.add_sessions(
+            session,
+            integration.id,
+            release,
+            environment,
+            hour,
+            {"total": counts.total, "errored": counts.errored, "crashed": counts.crashed, "abnormal": counts.abnormal},
+        )
+
+
+# ---- managing groups ---------------------------------------------------------------------------
+
+
+def list_groups(
+    session: Session,
+    *,
+    service_key: str | None = None,
+    status: str | None = None,
+    level: str | None = None,
+    project: int | None = None,
+    limit: int = 100,
+) -> list[models.CrashGroup]:
+    if status is not None and status not in {s.value for s in domain.GroupStatus}:
+        raise ValidationFailed("status must be open, resolved or ignored", field="status")
+    if level is not None and level not in {lv.value for lv in domain.Level}:
+        raise ValidationFailed("level must be fatal, error, warning, info or debug", field="level")
+    service_id = directory.get_service(session, service_key).id if service_key else None
+    return list(
+        repo.list_groups(
+            session, service_id=service_id, integration_id=project, status=status, level=level, limit=limit
+        )
+    )
+
+
+def get(session: Session, group_id: int, lock: bool = False) -> models.CrashGroup:
+    row = repo.get_group(session, group_id, lock=lock)
+    if row is None:
+        raise NotFound(f"no crash group {group_id}", field="crash_group")
+    return row
+
+
+@dataclass(frozen=True)
+class GroupDetail:
+    group: models.CrashGroup
+    service: str
+    samples: list[models.CrashEvent]
+    first_event: models.CrashEvent | None
+    releases: list[tuple[str, int, datetime]]
+
+
+def detail(session: Session, group_id: int, samples: int = KEEP_SAMPLES) -> GroupDetail:
+    group = get(session, group_id)
+    service = session.get(models.Service, group.service_id)
+    first = repo.event_by_id(session, group.first_event_id) if group.first_event_id is not None else None
+    return GroupDetail(
+        group=group,
+        service=service.key if service is not None else "",
+        samples=list(repo.sample_events(session, group.id, samples)),
+        first_event=first,
+        releases=repo.counts_by_release(session, group.id),
+    )
+
+
+def _ref(session: Session, now: datetime, group: models.CrashGroup) -> IntegrationRef:
+    row = session.get(models.Integration, group.integration_id)
+    if row is None:  # the row cascades with its integration: never
+        raise NotFound(f"crash group {group.id} has no project", field="crash_group")
+    return IntegrationRef.of(row)
+
+
+def _clear_alert(session: Session, now: datetime, group: models.CrashGroup, event: str) -> bool:
+    """Resolve the group's alert if it fires; whether there was one."""
+    if not group.alerting:
+        return False
+    integration = _ref(session, now, group)
+    alerts.ingest(
+        session, now, integration, [Signal(action=Action.RESOLVE, dedup_key=dedup_key(group.id), source=SOURCE)]
+    )
+    group.alerting = False
+    _dev_event(session, now, integration, event, f"Crash {event.split('.')[1]}: {group.title}", group)
+    return True
+
+
+def resolve(
+    session: Session, actor: Actor, now: datetime, group_id: int, in_release: str | None = None
+) -> models.CrashGroup:
+    """Resolved in a release (the group's newest by default): the same crash from that release
+    or an older one is counted quietly; from a later one it is a regression."""
+    group = get(session, group_id, lock=True)
+    if group.status == domain.GroupStatus.RESOLVED.value:
+        raise Conflict(f"crash group {group.id} is resolved already", field="crash_group")
+    group.status = domain.GroupStatus.RESOLVED.value
+    group.resolved_at = now
+    group.resolved_in_release = (in_release or group.last_release or "")[:200] or None
+    _clear_alert(session, now, group, "crash.resolved")
+    audit.record(session, actor, now, "resolve", "crash_group", str(group.id), {"release": group.resolved_in_release})
+    session.flush()
+    return group
+
+
+def ignore(session: Session, actor: Actor, now: datetime, group_id: int) -> models.CrashGroup:
+    """Counted, never alerted on again until reopened; its firing alert is resolved."""
+    group = get(session, group_id, lock=True)
+    group.status = domain.GroupStatus.IGNORED.value
+    group.resolved_at = None
+    group.resolved_in_release = None
+    _clear_alert(session, now, group, "crash.ignored")
+    audit.record(session, actor, now, "ignore", "crash_group", str(group.id), {})
+    session.flush()
+    return group
+
+
+def reopen(session: Session, actor: Actor, now: datetime, group_id: int) -> models.CrashGroup:
+    group = get(session, group_id, lock=True)
+    if group.status == domain.GroupStatus.OPEN.value:
+        raise Conflict(f"crash group {group.id} is open already", field="crash_group")
+    group.status = domain.GroupStatus.OPEN.value
+    group.resolved_at = None
+    group.resolved_in_release = None
+    audit.record(session, actor, now, "reopen", "crash_group", str(group.id), {})
+    session.flush()
+    return group
+
+
+# ---- release health --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReleaseHealth:
+    project: int
+    service: str
+    release: str
+    environment: str
+    counts: domain.SessionCounts
+    last_seen: datetime
+    crash_groups: int
+
+
+def releases(
+    session: Session,
+    now: datetime,
+    *,
+    service_key: str | None = None,
+    environment: str | None = None,
+    days: int = 30,
+) -> list[ReleaseHealth]:
+    """Crash-free sessions per release (and environment) over the last `days`."""
+    if not 1 <= days <= 366:
+        raise ValidationFailed("days must be from 1 to 366", field="days")
+    service_id = directory.get_service(session, service_key).id if service_key else None
+    projects = repo.sentry_integrations(session, service_id)
+    out: list[ReleaseHealth] = []
+    for project in projects:
+        groups: Counter[str] = Counter()
+        for group in repo.list_groups(session, integration_id=project.id, limit=10_000):
+            for release in group.releases or []:
+                groups[release] += 1
+        for release, env, total, errored, crashed, abnormal, last in repo.session_totals(
+            session, [project.id], now - timedelta(days=days), environment
+        ):
+            out.append(
+                ReleaseHealth(
+                    project=project.id,
+                    service=project.service.key,
+                    release=release,
+                    environment=env,
+                    counts=domain.SessionCounts(total, errored, crashed, abnormal),
+                    last_seen=last,
+                    crash_groups=groups.get(release, 0),
+                )
+            )
+    return out
+
+
+def project_of(session: Session, project_id: int) -> models.Integration:
+    row = session.get(models.Integration, project_id)
+    if row is None or row.kind != Kind.SENTRY.value:
+        raise NotFound(f"no Sentry project {project_id}", field="project")
+    return row
+
+
+def skipped_items(session: Session, project_id: int) -> dict[str, int]:
+    return repo.skipped_items(session, project_id)
+
+
+def group_json(group: models.CrashGroup, service: str | None = None) -> dict[str, Any]:
+    return {
+        "id": group.id,
+        "project": group.integration_id,
+        "service": service,
+        "title": group.title,
+        "culprit": group.culprit,
+        "type": group.type,
+        "level": group.level,
+        "status": group.status,
+        "count": group.count,
+        "first_seen": group.first_seen.isoformat(),
+        "last_seen": group.last_seen.isoformat(),
+        "first_release": group.first_release,
+        "last_release": group.last_release,
+        "releases": list(group.releases or []),
+        "platforms": list(group.platforms or []),
+        "environments": list(group.environments or []),
+        "resolved_at": group.resolved_at.isoformat() if group.resolved_at else None,
+        "resolved_in_release": group.resolved_in_release,
+        "regressed_at": group.regressed_at.isoformat() if group.regressed_at else None,
+        "alerting": group.alerting,
+    }
