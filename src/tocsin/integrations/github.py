@@ -14,8 +14,9 @@ What each event becomes (see `parse`):
 - `deployment_status` in a final state (success, failure, error) is a `Deploy`;
   pending, queued and in-progress statuses are not news.
 - `release` published is a `Release`.
-- `push`, `pull_request` (opened, closed, reopened, ready for review) and a
-  failed `workflow_job` are `Notice`s for the channels.
+- `push`, `pull_request` (opened, closed, reopened, ready for review), `issues`
+  (opened, closed, reopened) and a failed `workflow_job` are `Notice`s for the
+  channels.
 - `ping` is the hook saying hello.
 
 Anything else, and the other actions of these events, parses to an empty `Delivery`.
@@ -45,6 +46,7 @@ EVENTS = (
     "deployment_status",
     "push",
     "pull_request",
+    "issues",
     "release",
     "ping",
 )
@@ -53,6 +55,8 @@ SUCCEEDED = frozenset({"success"})
 DEPLOY_FAILED = frozenset({"failure", "error"})
 DEPLOY_FINAL = frozenset({"success"}) | DEPLOY_FAILED
 PULL_REQUEST_ACTIONS = frozenset({"opened", "closed", "reopened", "ready_for_review"})
+# Labels, assignees, milestones and edits are the tracker's housekeeping, not news.
+ISSUE_ACTIONS = frozenset({"opened", "closed", "reopened"})
 # GitHub Actions reports each workflow run as a check suite too: counting both would count twice.
 _ACTIONS_APP = "github-actions"
 _MAX_DELIVERY_ID = 100
@@ -351,6 +355,24 @@ class _PullRequestEvent(_Common):
     pull_request: _PullRequestBody
 
 
+class _Label(_Model):
+    name: str = ""
+
+
+class _IssueBody(_Model):
+    number: int
+    title: str = ""
+    html_url: str = ""
+    state_reason: str | None = None  # closed: completed / not_planned (newer GitHubs)
+    user: _User | None = None
+    labels: list[_Label] = []
+    updated_at: datetime | None = None
+
+
+class _IssuesEvent(_Common):
+    issue: _IssueBody
+
+
 class _PingEvent(_Model):
     zen: str = ""
     hook_id: int | None = None
@@ -558,6 +580,34 @@ def _pull_request(data: Any) -> Delivery:
     )
 
 
+def _issues(data: Any) -> Delivery:
+    read = _read(_IssuesEvent, data)
+    if read.action not in ISSUE_ACTIONS:
+        return Delivery("issues", read.action)
+    issue = read.issue
+    words = "closed as not planned" if read.action == "closed" and issue.state_reason == "not_planned" else read.action
+    who = _login(read.sender, issue.user) or "someone"
+    summary = f"Issue #{issue.number} {words} by {who}: {_first_line(issue.title)}"
+    return Delivery(
+        "issues",
+        read.action,
+        notice=Notice(
+            f"dev.issue_{read.action}",
+            summary,
+            read.repository.full_name,
+            who,
+            issue.html_url,
+            issue.updated_at,
+            {
+                "number": issue.number,
+                "title": issue.title[:300],
+                "labels": [label.name for label in issue.labels if label.name][:20],
+                "state_reason": issue.state_reason,
+            },
+        ),
+    )
+
+
 def _ping(data: Any) -> Delivery:
     return Delivery("ping", zen=_read(_PingEvent, data).zen)
 
@@ -569,6 +619,7 @@ _READERS = {
     "deployment_status": _deployment_status,
     "push": _push,
     "pull_request": _pull_request,
+    "issues": _issues,
     "release": _release,
     "ping": _ping,
 }
