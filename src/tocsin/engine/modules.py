@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from tocsin.config import Settings
 from tocsin.engine.channel_posts import ChannelPosts
+from tocsin.engine.checks import CheckRetention, CheckSettings
 from tocsin.engine.deliveries import Deliveries
 from tocsin.engine.escalations import Escalations
 from tocsin.engine.handoffs import Handoffs
@@ -25,4 +26,5 @@ def default_modules(settings: Settings) -> list[Module | SelfManaged]:
         Handoffs(settings.public_url),
         ChannelPosts(settings.public_url),
         Deliveries.from_settings(settings),
+        CheckRetention(CheckSettings.from_env().retention),
     ]
