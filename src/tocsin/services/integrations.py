@@ -137,6 +137,14 @@ def check_settings(kind: Kind, settings: dict[str, Any]) -> dict[str, Any]:
     return settings
 
 
+def _defaults(kind: Kind, settings: dict[str, Any]) -> dict[str, Any]:
+    # A crash group is resolved by a person saying "fixed", not by the crash going quiet:
+    # that resolves its incident outright rather than watching it.
+    if kind == Kind.SENTRY:
+        return {"auto_resolve": AutoResolve.RESOLVE.value, **settings}
+    return dict(settings)
+
+
 def create(
     session: Session,
     actor: Actor,
@@ -176,7 +184,7 @@ def create(
         key_hash=hash_key(key),
         key_prefix=key[:8],
         signing_secret=signing_secret,
-        settings=check_settings(parsed, dict(settings or {})),
+        settings=check_settings(parsed, _defaults(parsed, settings or {})),
         managed=managed,
         created_at=now,
     )
