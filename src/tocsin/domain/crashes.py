@@ -97,14 +97,17 @@ class Crash:
 
 _HEX = re.compile(r"0x[0-9a-fA-F]+|\b[0-9a-fA-F]{8,}\b")
 _NUMBER = re.compile(r"\d+")
-# Anonymous and generated names: `<lambda>`, `Object.<anonymous>`, `lambda$run$0`, `closure#3`.
-_ANONYMOUS = re.compile(r"(lambda|anonymous|closure|block|_?anon)[^A-Za-z]*\d+", re.IGNORECASE)
+# Anonymous and generated names (`<lambda>`, `Object.<anonymous>`, `lambda$run$0`, `closure#3`):
+# their numbers count lambdas in a file, and change with any edit above them.
+_ANONYMOUS = re.compile(r"lambda|anonymous|closure|block|anon", re.IGNORECASE)
+_COMMIT = re.compile(r"^[0-9a-f]{7,40}$", re.IGNORECASE)
 _SPACES = re.compile(r"\s+")
 
 
 def normalise_function(name: str) -> str:
     name = _HEX.sub("<addr>", name.strip())
-    name = _ANONYMOUS.sub(lambda match: _NUMBER.sub("", match.group(0)), name)
+    if _ANONYMOUS.search(name):
+        name = _NUMBER.sub("", name)
     return _SPACES.sub(" ", name)
 
 
@@ -188,6 +191,11 @@ def _release_key(release: str) -> tuple[str, tuple[tuple[int, int | str], ...]]:
     return package, tuple(parts)
 
 
+def _is_commit(version: str) -> bool:
+    # All digits is a build number or a date (20261123), which orders; a hash has letters.
+    return bool(_COMMIT.match(version)) and not version.isdigit()
+
+
 def is_later_release(release: str, than: str) -> bool | None:
     """Whether `release` comes after `than`; None when they cannot be compared (another
     package, or a version with no digits such as a commit hash)."""
@@ -197,8 +205,14 @@ def is_later_release(release: str, than: str) -> bool | None:
     other_package, other_version = _release_key(than)
     if package != other_package:
         return None
-    if not any(kind == 0 for kind, _ in version) or not any(kind == 0 for kind, _ in other_version):
-        return None if release != than else False
+    if release == than:
+        return False
+    orderable = [
+        any(kind == 0 for kind, _ in key) and not _is_commit(text.rpartition("@")[2])
+        for key, text in ((version, release), (other_version, than))
+    ]
+    if not all(orderable):
+        return None
     return version > other_version
 
 
