@@ -49,6 +49,7 @@ from tocsin.config_file.fields import (
     _window_name,
 )
 from tocsin.config_file.paging import EscalationPolicy, Schedule
+from tocsin.domain import ci
 
 
 class Level(_Spec):
@@ -123,6 +124,11 @@ class IntegrationSettings(_Spec):
     default_severity: LevelName | None = None
     # generic only: where each field is in the sender's JSON, e.g. summary: $.title (see tocsin.integrations.generic)
     mapping: dict[str, str | list[str] | dict[str, str]] | None = None
+    # github only: when repeated CI failures raise an alert (domain.ci); 0 turns a rule off.
+    # Left out: 2 in a row, 3 within 1h.
+    failures_in_a_row: int | None = None
+    failures_in_window: int | None = None
+    failure_window: Duration | None = None
 
 
 class Integration(_Spec):
@@ -133,6 +139,8 @@ class Integration(_Spec):
     # Left out: apply makes a key and prints it once. Set: the key is read from this
     # environment variable when applying (a key the senders already use, kept out of the file).
     key_env: EnvName | None = None
+    # github and grafana: the variable that holds the webhook's signing secret (never in the file).
+    secret_env: EnvName | None = None
 
     @property
     def display_name(self) -> str:
@@ -392,6 +400,7 @@ def _integrations(integrations: Sequence[Integration]) -> list[Issue]:
             )
         first.setdefault(name, index)
     for index, item in enumerate(integrations):
+        issues += _integration_signing((*base, index), item)
         mapping = item.settings.mapping
         if item.kind == "generic" and (mapping is None or "summary" not in mapping):
             issues.append(
@@ -406,6 +415,34 @@ def _integrations(integrations: Sequence[Integration]) -> list[Issue]:
                     (*base, index, "settings", "mapping"), f"only generic integrations read a mapping, not {item.kind}"
                 )
             )
+    return issues
+
+
+_SIGNED_KINDS = ("github", "grafana")
+_CI_SETTINGS = ("failures_in_a_row", "failures_in_window", "failure_window")
+
+
+def _integration_signing(base: Path, item: Integration) -> list[Issue]:
+    """The webhook secret and, for github, the CI failure thresholds."""
+    issues = []
+    if item.kind == "github" and item.secret_env is None:
+        message = "a github integration needs secret_env: the variable that holds the webhook secret"
+        issues.append(Issue((*base, "secret_env"), message + " (without one, anyone can post deliveries)"))
+    if item.secret_env is not None and item.kind not in _SIGNED_KINDS:
+        issues.append(Issue((*base, "secret_env"), f"only github and grafana deliveries are signed, not {item.kind}"))
+    settings = item.settings
+    for field in _CI_SETTINGS:
+        if getattr(settings, field) is not None and item.kind != "github":
+            issues.append(Issue((*base, "settings", field), "only github integrations count CI failures"))
+    if item.kind != "github":
+        return issues
+    for field in ("failures_in_a_row", "failures_in_window"):
+        value = getattr(settings, field)
+        if value is not None and not 0 <= value <= ci.MAX_COUNT:
+            issues.append(Issue((*base, "settings", field), f"expected a whole number from 0 (off) to {ci.MAX_COUNT}"))
+    window = settings.failure_window
+    if window is not None and not timedelta(minutes=1) <= window <= ci.MAX_WINDOW:
+        issues.append(Issue((*base, "settings", "failure_window"), "expected a duration from 1m to 7d"))
     return issues
 
 

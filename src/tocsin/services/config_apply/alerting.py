@@ -16,6 +16,7 @@ from typing import Any, TypeAlias
 from tocsin.clock import as_utc
 from tocsin.config_file import schema
 from tocsin.config_file.errors import Issue, Path
+from tocsin.domain import ci
 from tocsin.services import audit, directory, routing
 from tocsin.services import integrations as integrations_service
 from tocsin.services.actor import Actor
@@ -53,6 +54,13 @@ def _integration_settings(spec: schema.IntegrationSettings) -> dict[str, Any]:
         settings["default_severity"] = spec.default_severity
     if spec.mapping is not None:
         settings["mapping"] = dict(spec.mapping)
+    # github's CI failure thresholds (domain.ci.SETTINGS); left out, ingestion reads the defaults.
+    if spec.failures_in_a_row is not None:
+        settings["failures_in_a_row"] = spec.failures_in_a_row
+    if spec.failures_in_window is not None:
+        settings["failures_in_window"] = spec.failures_in_window
+    if spec.failure_window is not None:
+        settings["failure_window_s"] = int(spec.failure_window.total_seconds())
     return settings
 
 
@@ -60,7 +68,7 @@ def _integration_values(kind: str, settings: Mapping[str, Any]) -> dict[str, Val
     """What the plan shows of an integration; settings left out read as their defaults, as ingestion reads them."""
     window = int(settings.get("group_window_s", integrations_service.DEFAULT_GROUP_WINDOW.total_seconds()))
     mapping: Mapping[str, Any] = settings.get("mapping") or {}
-    return {
+    values: dict[str, Value] = {
         "kind": kind,
         "group_by": [str(label) for label in settings.get("group_by", [])],
         "group_window": duration(window) if window else "0s",
@@ -68,6 +76,12 @@ def _integration_values(kind: str, settings: Mapping[str, Any]) -> dict[str, Val
         "default_severity": settings.get("default_severity"),
         "mapping": [f"{name}={json_text(value)}" for name, value in sorted(mapping.items())],
     }
+    if kind == integrations_service.Kind.GITHUB.value:
+        thresholds = ci.thresholds_of(settings)
+        values["failures_in_a_row"] = thresholds.in_a_row
+        values["failures_in_window"] = thresholds.in_window
+        values["failure_window"] = duration(int(thresholds.window.total_seconds()))
+    return values
 
 
 def plan_integrations(planning: Planning, specs: Sequence[schema.Integration]) -> None:
@@ -98,10 +112,16 @@ def plan_integrations(planning: Planning, specs: Sequence[schema.Integration]) -
 
 def _integration(planning: Planning, index: int, spec: schema.Integration, row: models.Integration | None) -> None:
     usable, key = _key_from_env(planning, index, spec, row)
-    if not usable:
+    secret_usable, secret = _secret_from_env(planning, index, spec)
+    if not usable or not secret_usable:
         return
     settings = _integration_settings(spec.settings)
-    desired: dict[str, Value] = {**_integration_values(spec.kind, settings), "disabled": False, "managed": True}
+    desired: dict[str, Value] = {
+        **_integration_values(spec.kind, settings),
+        "signing_secret": _secret_shown(spec, secret, row),
+        "disabled": False,
+        "managed": True,
+    }
     current: dict[str, Value] | None = None
     extra: tuple[FieldChange, ...] = ()
     if row is None:
@@ -110,6 +130,7 @@ def _integration(planning: Planning, index: int, spec: schema.Integration, row: 
     else:
         current = {
             **_integration_values(row.kind, row.settings or {}),
+            "signing_secret": _SET if row.signing_secret else None,
             "disabled": row.disabled_at is not None,
             "managed": row.managed,
         }
@@ -121,11 +142,44 @@ def _integration(planning: Planning, index: int, spec: schema.Integration, row: 
         f"{spec.service}/{spec.display_name}",
         desired,
         current,
-        create=lambda: functools.partial(_create_integration, planning, spec, settings, key),
-        update=lambda fields: functools.partial(_update_integration, planning, row, spec, settings, key, fields),
+        create=lambda: functools.partial(_create_integration, planning, spec, settings, key, secret),
+        update=lambda fields: functools.partial(
+            _update_integration, planning, row, spec, settings, key, secret, fields
+        ),
         extra=extra,
         update_note="enabled again" if row is not None and row.disabled_at is not None else "",
     )
+
+
+_SET = "(set)"
+# As for channels' signing secrets (a short HMAC key can be guessed from its signatures), at most
+# what the API takes.
+_SECRET_LENGTH = (16, 200)
+
+
+def _secret_from_env(planning: Planning, index: int, spec: schema.Integration) -> tuple[bool, str | None]:
+    """(usable, secret): the webhook secret `secret_env` names; no `secret_env` is usable with none."""
+    if spec.secret_env is None:
+        return True, None
+    secret = planning.env.get(spec.secret_env, "").strip()
+    low, high = _SECRET_LENGTH
+    if not low <= len(secret) <= high:
+        # The messages name the variable, never its value: plans end up in CI logs.
+        state = "is not set" if not secret else f"does not hold {low} to {high} characters"
+        planning.issues.append(
+            Issue(("integrations", index, "secret_env"), f"environment variable {spec.secret_env} {state}")
+        )
+        return False, None
+    return True, secret
+
+
+def _secret_shown(spec: schema.Integration, secret: str | None, row: models.Integration | None) -> str | None:
+    """Only whether a secret is set, and where a new one comes from: never the secret."""
+    if secret is None:
+        return None
+    if row is not None and row.signing_secret == secret:
+        return _SET
+    return f"(from ${spec.secret_env})"
 
 
 def _key_from_env(
@@ -159,6 +213,7 @@ def _create_integration(
     spec: schema.Integration,
     settings: dict[str, Any],
     key: str | None,
+    secret: str | None,
     actor: Actor,
     now: datetime,
 ) -> IssuedKey | None:
@@ -170,6 +225,7 @@ def _create_integration(
         kind=spec.kind,
         name=spec.display_name,
         settings=settings,
+        signing_secret=secret,
         key=key,
         managed=True,
     )
@@ -183,6 +239,7 @@ def _update_integration(
     spec: schema.Integration,
     settings: dict[str, Any],
     key: str | None,
+    secret: str | None,
     fields: Sequence[FieldChange],
     actor: Actor,
     now: datetime,
@@ -191,6 +248,8 @@ def _update_integration(
     kind = integrations_service.Kind(spec.kind)
     row.kind = kind.value
     row.settings = integrations_service.check_settings(kind, settings)
+    # The file is the truth: a secret it no longer names is removed.
+    row.signing_secret = secret
     if key is not None:
         row.key_hash = integrations_service.hash_key(key)
         row.key_prefix = key[:8]
