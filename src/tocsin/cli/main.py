@@ -10,7 +10,9 @@ from tocsin.cli import (
     calendars,
     changes,
     channels,
+    checks,
     contacts,
+    crashes,
     declarative,
     heartbeats,
     local,
@@ -41,6 +43,8 @@ simulate.register(app)
 calendars.register(app)
 channels.register(app)
 heartbeats.register(app)
+checks.register(app)
+crashes.register(app)
 changes.register(app)
 
 
