@@ -60,11 +60,16 @@ def the_integration(session: Session) -> models.Integration:
 
 
 def issues(text: str, session: Session | None = None, env: dict[str, str] = ENV) -> list[tuple[str, str]]:
+    """What validate (no session) or apply's planning (a session) says about the file."""
     with pytest.raises(InvalidConfig) as caught:
-        document = doc(text)
-        assert session is not None
-        config_apply.plan(session, document, env=env)
+        plan(text, session, env)
     return [(issue.field, issue.message) for issue in caught.value.issues]
+
+
+def plan(text: str, session: Session | None, env: dict[str, str]) -> config_apply.Plan:
+    document = doc(text)
+    assert session is not None, "the file should have been invalid without a database"
+    return config_apply.plan(session, document, env=env)
 
 
 @pytest.mark.usefixtures("personas")
