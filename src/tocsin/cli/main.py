@@ -12,7 +12,6 @@ from tocsin.cli import (
     channels,
     checks,
     contacts,
-    crashes,
     declarative,
     heartbeats,
     local,
@@ -44,7 +43,6 @@ calendars.register(app)
 channels.register(app)
 heartbeats.register(app)
 checks.register(app)
-crashes.register(app)
 changes.register(app)
 
 
