@@ -12,6 +12,7 @@ from tocsin.cli import (
     channels,
     checks,
     contacts,
+    crashes,
     declarative,
     heartbeats,
     local,
@@ -43,6 +44,7 @@ calendars.register(app)
 channels.register(app)
 heartbeats.register(app)
 checks.register(app)
+crashes.register(app)
 changes.register(app)
 
 
