@@ -23,6 +23,7 @@ from pydantic import AfterValidator, BaseModel, Field, ValidationError, field_va
 from pydantic_core import ErrorDetails
 
 from tocsin.config_file import channels, paging
+from tocsin.config_file import checks as check_specs
 from tocsin.config_file import heartbeats as heartbeat_specs
 from tocsin.config_file.channels import Channel
 from tocsin.config_file.errors import InvalidConfig, Issue, Path, format_path
@@ -191,6 +192,7 @@ class Document(_Spec):
     escalation_policies: list[EscalationPolicy] | None = None
     channels: list[Channel] | None = None
     heartbeats: list[heartbeat_specs.Heartbeat] | None = None
+    checks: list[check_specs.Check] | None = None
 
     @field_validator("*", mode="before")
     @classmethod
@@ -344,6 +346,10 @@ def check(document: Document) -> list[Issue]:
         issues += heartbeat_specs.check_uuids(document.heartbeats)
         for index, heartbeat in enumerate(document.heartbeats):
             issues += heartbeat_specs.check_heartbeat(("heartbeats", index), heartbeat)
+    if document.checks is not None:
+        issues += _duplicates(("checks",), "name", [probe.name for probe in document.checks], "check")
+        for index, probe in enumerate(document.checks):
+            issues += check_specs.check_check(("checks", index), probe)
     return issues
 
 
@@ -491,6 +497,7 @@ def references(document: Document) -> list[Reference]:
         *_paging_references(document, users, teams),
         *_channel_references(document),
         *_heartbeat_references(document),
+        *_check_references(document),
     ]
 
 
@@ -552,6 +559,12 @@ def _channel_references(document: Document) -> Iterator[Reference]:
 def _heartbeat_references(document: Document) -> Iterator[Reference]:
     services = {service.key for service in document.services or ()}
     for path, key, declared in heartbeat_specs.references(document.heartbeats or (), services):
+        yield Reference(path, "service", key, declared)
+
+
+def _check_references(document: Document) -> Iterator[Reference]:
+    services = {service.key for service in document.services or ()}
+    for path, key, declared in check_specs.references(document.checks or (), services):
         yield Reference(path, "service", key, declared)
 
 

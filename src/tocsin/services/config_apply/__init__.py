@@ -43,6 +43,7 @@ from tocsin.config_file import schema
 from tocsin.config_file.errors import InvalidConfig
 from tocsin.services.actor import Actor
 from tocsin.services.config_apply import alerting, channels, directory, paging, severities
+from tocsin.services.config_apply import checks as check_plans
 from tocsin.services.config_apply import heartbeats as heartbeat_plans
 from tocsin.services.config_apply.references import check_references
 from tocsin.services.config_apply.steps import (
@@ -115,6 +116,9 @@ def plan(
     # After services: a heartbeat names its service.
     if document.heartbeats is not None:
         heartbeat_plans.plan_heartbeats(planning, document.heartbeats)
+    # After services: a check names its service.
+    if document.checks is not None:
+        check_plans.plan_checks(planning, document.checks)
     check_references(planning)
     if planning.issues:
         raise InvalidConfig(planning.issues)
