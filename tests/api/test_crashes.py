@@ -591,3 +591,19 @@ def test_creating_a_sentry_integration_prints_its_dsn(client: TestClient, person
     )
     assert bad.status_code == 422
     assert bad.json()["field"] == "settings.spike_events"
+
+
+def test_a_group_keeps_the_stack_of_its_first_event_and_its_newest_five(
+    client: TestClient, project: Project, sessions: sessionmaker[Session], personas: Personas
+) -> None:
+    ids = [uuid.uuid4().hex for _ in range(12)]
+    for event_id in ids:
+        assert client.post(project.url, content=event_envelope(event_id), headers=project.auth).status_code == 200
+    with sessions() as db:
+        kept = db.scalars(select(CrashEvent.event_id).where(CrashEvent.payload.is_not(None))).all()
+    assert sorted(kept) == sorted([ids[0], *ids[-5:]])
+    (group,) = groups(sessions)
+    shown = client.get(f"/api/v1/crashes/{group.id}", headers=personas.charlie.headers).json()
+    assert [s["event_id"] for s in shown["samples"]] == list(reversed(ids[-5:]))
+    assert shown["first_event"]["event_id"] == ids[0]
+    assert shown["by_release"] == [{"release": "api@1.0.0", "events": 12, "last_seen": shown["last_seen"]}]

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import null
 from sqlalchemy.orm import Session
 
 from tocsin.domain import crashes as domain
@@ -62,6 +63,24 @@ class Received:
         return any(outcome.opened for outcome in self.alerts)
 
 
+@dataclass(frozen=True)
+class Report:
+    """What one request carried for one project."""
+
+    integration: IntegrationRef
+    crashes: Sequence[domain.Crash] = ()
+    sessions: Sequence[SessionUpdate] = ()
+    skipped: Mapping[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class _Locked:
+    """A group locked by this transaction, and what its count was when it was first locked."""
+
+    row: models.CrashGroup
+    count_before: int
+
+
 def receive(
     session: Session,
     now: datetime,
@@ -71,31 +90,66 @@ def receive(
     skipped: Mapping[str, int] | None = None,
 ) -> Received:
     """Count what one request carried; flushes, the caller commits."""
-    received = Received(skipped=dict(skipped or {}))
-    spike = domain.SpikeRule.of(integration.settings)
-    # Groups are locked in one order: two requests with the same two groups cannot deadlock.
-    keyed = sorted(((domain.fingerprint(crash), crash) for crash in crashes), key=lambda pair: pair[0])
-    for fingerprint, crash in keyed:
-        _count(session, now, integration, fingerprint, crash, spike, received)
-    _sessions(session, integration, sessions)
-    received.sessions = len(sessions)
-    for item_type, count in sorted(received.skipped.items()):
-        repo.add_skipped(session, integration.id, item_type, count, now)
+    return receive_batch(session, now, [Report(integration, crashes, sessions, dict(skipped or {}))])[0]
+
+
+def receive_batch(session: Session, now: datetime, reports: Sequence[Report]) -> list[Received]:
+    """Count many requests' reports in one transaction (the crash writer's group commit);
+    flushes, the caller commits. Each group is locked once, on its first event, and groups
+    are locked in one order (project, fingerprint) whatever the requests' order: two
+    transactions that meet the same two groups cannot deadlock."""
+    received = [Received(skipped=dict(report.skipped)) for report in reports]
+    keyed = sorted(
+        (
+            (report.integration.id, domain.fingerprint(crash), index, order, crash)
+            for index, report in enumerate(reports)
+            for order, crash in enumerate(report.crashes)
+        ),
+        key=lambda entry: entry[:4],
+    )
+    locked: dict[tuple[int, str], _Locked] = {}
+    for integration_id, fingerprint, index, _order, crash in keyed:
+        if (integration_id, fingerprint) not in locked:
+            row = _lock(session, now, reports[index].integration, fingerprint, crash)
+            locked[(integration_id, fingerprint)] = _Locked(row, row.count)
+    claimed = _claim(session, now, keyed, locked)
+    seen: set[tuple[int, str]] = set()
+    for integration_id, fingerprint, index, _order, crash in keyed:
+        event_key = (integration_id, crash.event_id)
+        event_id = claimed.get(event_key) if event_key not in seen else None
+        seen.add(event_key)
+        if event_id is None:  # stored before, or twice in this batch
+            received[index].duplicates.append(crash.event_id)
+            continue
+        integration = reports[index].integration
+        _count(session, now, integration, locked[(integration_id, fingerprint)], crash, event_id, received[index])
+    for group in locked.values():
+        # Once per group and transaction, not per event: a batch of a hot group does this once.
+        if group.row.count != group.count_before:
+            repo.drop_old_payloads(session, group.row, KEEP_SAMPLES)
+        if group.row.count // PRUNE_EVERY != group.count_before // PRUNE_EVERY:
+            repo.prune_events(session, group.row, now - KEEP_EVENTS)
+    rolled: dict[tuple[int, str, str, datetime], domain.SessionCounts] = defaultdict(domain.SessionCounts)
+    skipped: Counter[tuple[int, str]] = Counter()
+    for report, result in zip(reports, received, strict=True):
+        for update in report.sessions:
+            hour = update.started.replace(minute=0, second=0, microsecond=0)
+            rolled[(report.integration.id, update.release, update.environment, hour)] += update.counts
+        result.sessions = len(report.sessions)
+        for item_type, count in report.skipped.items():
+            skipped[(report.integration.id, item_type)] += count
+    _sessions(session, rolled)
+    for (integration_id, item_type), count in sorted(skipped.items()):
+        repo.add_skipped(session, integration_id, item_type, count, now)
     session.flush()
     return received
 
 
-def _count(
-    session: Session,
-    now: datetime,
-    integration: IntegrationRef,
-    fingerprint: str,
-    crash: domain.Crash,
-    spike: domain.SpikeRule,
-    received: Received,
-) -> None:
+def _lock(
+    session: Session, now: datetime, integration: IntegrationRef, fingerprint: str, crash: domain.Crash
+) -> models.CrashGroup:
     top = crash.top
-    group, made = repo.locked_group(
+    return repo.locked_group(
         session,
         integration.id,
         integration.service_id,
@@ -117,27 +171,61 @@ def _count(
             "alerting": False,
         },
     )
-    event_id = repo.claim_event(
-        session,
-        integration_id=integration.id,
-        group_id=group.id,
-        event_id=crash.event_id,
-        received_at=now,
-        occurred_at=crash.occurred_at,
-        level=crash.level.value,
-        release=crash.release,
-        environment=crash.environment,
-        platform=crash.platform,
-        payload={
-            **crash.payload,
-            "tags": crash.tags,
-            "server_name": crash.server_name,
-            "transaction": crash.transaction,
-        },
-    )
-    if event_id is None:
-        received.duplicates.append(crash.event_id)
-        return
+
+
+def _claim(
+    session: Session,
+    now: datetime,
+    keyed: Sequence[tuple[int, str, int, int, domain.Crash]],
+    locked: Mapping[tuple[int, str], _Locked],
+) -> dict[tuple[int, str], int]:
+    """Insert the batch's events in a few statements; the ids of those that are new, by
+    (project, event id). Only the events a group will keep as samples carry their payload
+    (its first, and the newest few of the batch): the rest would be emptied at once."""
+    sampled: set[int] = set()
+    by_group: dict[tuple[int, str], list[int]] = defaultdict(list)
+    for position, (integration_id, fingerprint, _index, _order, _crash) in enumerate(keyed):
+        by_group[(integration_id, fingerprint)].append(position)
+    for group_key, positions in by_group.items():
+        sampled.update(positions[-KEEP_SAMPLES:])
+        if locked[group_key].row.first_event_id is None:
+            sampled.add(positions[0])
+    rows: dict[tuple[int, str], dict[str, Any]] = {}
+    for position, (integration_id, fingerprint, _index, _order, crash) in enumerate(keyed):
+        if (integration_id, crash.event_id) in rows:
+            continue
+        rows[(integration_id, crash.event_id)] = {
+            "integration_id": integration_id,
+            "group_id": locked[(integration_id, fingerprint)].row.id,
+            "event_id": crash.event_id,
+            "received_at": now,
+            "occurred_at": crash.occurred_at,
+            "level": crash.level.value,
+            "release": crash.release,
+            "environment": crash.environment,
+            "platform": crash.platform,
+            "payload": {
+                **crash.payload,
+                "tags": crash.tags,
+                "server_name": crash.server_name,
+                "transaction": crash.transaction,
+            }
+            if position in sampled
+            else null(),  # SQL NULL: a JSON column writes None as the JSON text 'null'
+        }
+    return repo.claim_events(session, list(rows.values()))
+
+
+def _count(
+    session: Session,
+    now: datetime,
+    integration: IntegrationRef,
+    locked: _Locked,
+    crash: domain.Crash,
+    event_id: int,
+    received: Received,
+) -> None:
+    group = locked.row
     received.stored.append(crash.event_id)
     group.count += 1
     group.last_seen = now
@@ -150,7 +238,7 @@ def _count(
     if _LEVEL_RANK[crash.level] < _LEVEL_RANK.get(domain.Level(group.level), len(_LEVEL_RANK)):
         group.level = crash.level.value  # a warning that turned fatal is a fatal group
     trigger: domain.Trigger | None = None
-    if made or group.first_event_id is None:
+    if group.first_event_id is None:
         group.first_event_id = event_id
         trigger = domain.Trigger.NEW
     elif domain.is_regression(domain.GroupStatus(group.status), group.resolved_in_release, crash.release):
@@ -159,13 +247,11 @@ def _count(
         group.resolved_at = None
         group.resolved_in_release = None
         trigger = domain.Trigger.REGRESSION
-    elif group.status == domain.GroupStatus.OPEN.value and _spiking(session, now, group, spike):
+    elif group.status == domain.GroupStatus.OPEN.value and _spiking(
+        session, now, group, domain.SpikeRule.of(integration.settings)
+    ):
         group.spike_at = now
         trigger = domain.Trigger.SPIKE
-    if group.count % KEEP_SAMPLES == 0:
-        repo.drop_old_payloads(session, group, KEEP_SAMPLES)
-    if group.count % PRUNE_EVERY == 0:
-        repo.prune_events(session, group, now - KEEP_EVENTS)
     if trigger is not None:
         _raise(session, now, integration, group, crash, trigger, received)
 
@@ -253,17 +339,13 @@ def _dev_event(
     )
 
 
-def _sessions(session: Session, integration: IntegrationRef, updates: Sequence[SessionUpdate]) -> None:
-    rolled: dict[tuple[str, str, datetime], domain.SessionCounts] = defaultdict(domain.SessionCounts)
-    for update in updates:
-        hour = update.started.replace(minute=0, second=0, microsecond=0)
-        rolled[(update.release, update.environment, hour)] += update.counts
-    for (release, environment, hour), counts in sorted(rolled.items()):
+def _sessions(session: Session, rolled: Mapping[tuple[int, str, str, datetime], domain.SessionCounts]) -> None:
+    for (integration_id, release, environment, hour), counts in sorted(rolled.items()):
         if counts == domain.SessionCounts():
-            continue  # an update mid-session: nothing to add
+            continue  # updates mid-session: nothing to add
         repo.add_sessions(
             session,
-            integration.id,
+            integration_id,
             release,
             environment,
             hour,

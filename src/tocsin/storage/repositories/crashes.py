@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, null, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -26,14 +26,13 @@ def _insert(session: Session) -> Any:
 
 def locked_group(
     session: Session, integration_id: int, service_id: int, fingerprint: str, defaults: dict[str, Any]
-) -> tuple[CrashGroup, bool]:
-    """The group's row, locked until the transaction ends, and whether this call made it."""
-    made = session.execute(
+) -> CrashGroup:
+    """The group's row, made on its first event, locked until the transaction ends."""
+    session.execute(
         _insert(session)(CrashGroup)
         .values(integration_id=integration_id, service_id=service_id, fingerprint=fingerprint, **defaults)
         .on_conflict_do_nothing(index_elements=[CrashGroup.integration_id, CrashGroup.fingerprint])
-        .returning(CrashGroup.id)
-    ).first()
+    )
     query = (
         select(CrashGroup)
         .filter_by(integration_id=integration_id, fingerprint=fingerprint)
@@ -41,18 +40,26 @@ def locked_group(
     )
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update()
-    return session.scalars(query).one(), made is not None
+    return session.scalars(query).one()
 
 
-def claim_event(session: Session, **values: Any) -> int | None:
-    """The new event's id; None when the project has this event id already."""
-    row = session.execute(
-        _insert(session)(CrashEvent)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=[CrashEvent.integration_id, CrashEvent.event_id])
-        .returning(CrashEvent.id)
-    ).first()
-    return None if row is None else int(row[0])
+# Rows an INSERT carries: 11 columns each, well under SQLite's 32,766 bound parameters.
+_CLAIM_CHUNK = 200
+
+
+def claim_events(session: Session, rows: list[dict[str, Any]]) -> dict[tuple[int, str], int]:
+    """Insert events (one row per project and event id); the new ones' ids by (project,
+    event id). An event id the project has already is left out of the answer: an SDK's retry."""
+    claimed: dict[tuple[int, str], int] = {}
+    for start in range(0, len(rows), _CLAIM_CHUNK):
+        inserted = session.execute(
+            _insert(session)(CrashEvent)
+            .values(rows[start : start + _CLAIM_CHUNK])
+            .on_conflict_do_nothing(index_elements=[CrashEvent.integration_id, CrashEvent.event_id])
+            .returning(CrashEvent.id, CrashEvent.integration_id, CrashEvent.event_id)
+        ).all()
+        claimed.update({(int(project), str(event)): int(new_id) for new_id, project, event in inserted})
+    return claimed
 
 
 def events_since(session: Session, group_id: int, since: datetime) -> int:
@@ -71,7 +78,8 @@ def drop_old_payloads(session: Session, group: CrashGroup, keep: int) -> None:
     ).all()
     older = [event_id for event_id in kept[keep:] if event_id != group.first_event_id]
     if older:
-        session.execute(update(CrashEvent).where(CrashEvent.id.in_(older)).values(payload=None))
+        # null(): a JSON column writes None as the JSON text 'null', which IS NOT NULL.
+        session.execute(update(CrashEvent).where(CrashEvent.id.in_(older)).values(payload=null()))
 
 
 def prune_events(session: Session, group: CrashGroup, before: datetime) -> None:
