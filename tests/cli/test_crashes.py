@@ -98,3 +98,12 @@ def test_releases_show_the_crash_free_rate(cli: Cli, api: TestClient) -> None:
     [row] = cli.json("crash", "releases", "--environment", "prod")
     assert (row["sessions"], row["crashed"]) == (4, 1)
     assert cli("crash", "list").stdout.strip() == "No crash groups."
+
+
+def test_a_sentry_project_takes_its_spike_rule_from_the_terminal(cli: Cli) -> None:
+    created = cli.json(
+        "integration", "create", "--service", "api", "--kind", "sentry", "--spike-events", "20", "--spike-minutes", "5"
+    )
+    assert created["settings"] == {"auto_resolve": "resolve", "spike_events": 20, "spike_minutes": 5}
+    wrong = cli("integration", "create", "--service", "api", "--kind", "sentry", "--spike-minutes", "0", exit_code=1)
+    assert "spike_minutes must be a whole number from 1 to 10080" in wrong.stderr

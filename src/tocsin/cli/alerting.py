@@ -106,7 +106,8 @@ def _pairs(option: str, values: list[str] | None) -> dict[str, str]:
 def create_integration(
     service: Annotated[str, typer.Option(help="Key of the service its alerts belong to")],
     kind: Annotated[
-        str, typer.Option(help="Format: native, pagerduty, alertmanager, opsgenie, grafana, generic or github")
+        str,
+        typer.Option(help="Format: native, pagerduty, alertmanager, opsgenie, grafana, generic, github or sentry"),
     ],
     name: Annotated[str, typer.Option(help="Display name; '<service> <kind>' when left out")] = "",
     group_by: Annotated[
@@ -133,6 +134,10 @@ def create_integration(
             envvar="TOCSIN_SIGNING_SECRET", help="The secret the sender signs with (GitHub webhook secret, Grafana)"
         ),
     ] = None,
+    spike_events: Annotated[
+        int | None, typer.Option(help="sentry only: this many events of a crash group within --spike-minutes spike")
+    ] = None,
+    spike_minutes: Annotated[int | None, typer.Option(help="sentry only: the spike window in minutes")] = None,
     as_json: AsJson = False,
 ) -> None:
     """Create an integration and print its key (shown only now) and where to paste it in each tool."""
@@ -147,6 +152,9 @@ def create_integration(
         settings["default_severity"] = default_severity
     if mapping:
         settings["mapping"] = _pairs("--mapping", mapping)
+    for setting, value in (("spike_events", spike_events), ("spike_minutes", spike_minutes)):
+        if value is not None:
+            settings[setting] = value
     with _server() as api:
         body: Json = {"service": service, "kind": kind, "name": name, "settings": settings}
         if signing_secret:
