@@ -53,9 +53,9 @@ class Load:
     errors: int
 
 
-def wrk(url: str, seconds: int, connections: int, env: dict[str, str]) -> Load:
+def wrk(url: str, seconds: int, connections: int, env: dict[str, str], script: Path = LUA) -> Load:
     result = subprocess.run(
-        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(LUA), url],
+        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script), url],
         env={**os.environ, **env},
         capture_output=True,
         text=True,

@@ -21,9 +21,11 @@ from swagger_ui_bundle import swagger_ui_path
 
 from tocsin import __version__
 from tocsin.api import fastpath, problems
+from tocsin.api.crash_writer import CrashWriter
 from tocsin.api.deps import AppState
 from tocsin.api.ingest import IngestWriter, IntegrationCache, RateLimiter, SignalWriter
 from tocsin.api.ingest_process import RemoteWriter, serve_writer
+from tocsin.api.ping_writer import PingWriter
 from tocsin.api.routes import (
     ack,
     alerts,
@@ -205,12 +207,16 @@ def create_app(
     check_scheduler: CheckScheduler | None = None,
 ) -> Tocsin:
     writer = writer or IngestWriter(sessions, clock)
+    pings = PingWriter(sessions, clock)
+    crash_writer = CrashWriter(sessions, clock)
     if runner is not None:
         writer.on_opened = runner.wake
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         writer.start()
+        pings.start()
+        crash_writer.start()
         # The engine lives as long as the server: uvicorn runs the shutdown half on
         # SIGTERM/SIGINT, so the cycle in progress finishes before the process exits.
         thread = None
@@ -223,7 +229,9 @@ def create_app(
         check_thread = _start_checks(check_scheduler)
         yield
         _stop_checks(check_scheduler, check_thread)
+        pings.stop()
         writer.stop()
+        crash_writer.stop()
         if runner is not None and thread is not None:
             runner.stop()
             thread.join(timeout=30)
@@ -242,6 +250,9 @@ def create_app(
     wake_engine = runner.wake if runner is not None else writer.wake if isinstance(writer, RemoteWriter) else None
     app.state.tocsin = AppState(settings=settings, clock=clock, sessions=sessions, wake_engine=wake_engine)
     app.state.ingest_writer = writer
+    pings.on_opened = wake_engine
+    app.state.ping_writer = pings
+    app.state.crash_writer = crash_writer
     app.state.integration_cache = IntegrationCache(sessions)
     app.state.rate_limiter = RateLimiter(settings.ingest_rate, settings.ingest_burst)
     problems.install(app)

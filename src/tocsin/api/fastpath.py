@@ -6,9 +6,10 @@ calls the very functions the documented routes are (so the answers and the
 OpenAPI document stay one); every other method or path goes on to FastAPI.
 
 A template is matched without a regular expression: an exact path, a last
-segment (`/{key}`), or a prefix and a suffix around Opsgenie's
+segment (`/{key}`), a prefix and a suffix around Opsgenie's
 `{identifier:path}`, which, like Starlette's `path` convertor, may hold slashes
-or be empty.
+or be empty, or a prefix before a last `{rest:path}` (the heartbeat ping URLs,
+whose handler reads `<uuid>[/<action>]` itself).
 """
 
 from __future__ import annotations
@@ -21,13 +22,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from tocsin.api.routes import ingest, ingest_more
+from tocsin.api.routes import heartbeats, ingest, ingest_more
 
 # The request, and the path parameter ("" for a template without one).
 Handler = Callable[[Request, str], Awaitable[Response]]
 
 POST = frozenset({"POST"})
 POST_OR_PUT = frozenset({"POST", "PUT"})
+PING_METHODS = frozenset(heartbeats.PING_METHODS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +75,8 @@ ROUTES: tuple[Template, ...] = (
     Template(
         "/api/v1/integrations/generic/{key}", POST, lambda request, key: ingest_more.generic_webhook_keyed(key, request)
     ),
+    # A fleet of cron jobs pings thousands of times a second (bench/heartbeats.py).
+    Template("/ping/{rest:path}", PING_METHODS, heartbeats.ping_path),
 )
 
 
@@ -83,6 +87,7 @@ class Dispatcher:
         self._exact: dict[str, Template] = {}
         self._last_segment: dict[str, Template] = {}  # "/api/v1/events" → "/api/v1/events/{key}"
         self._around: list[tuple[str, str, Template]] = []  # prefix, suffix
+        self._prefixed: list[tuple[str, Template]] = []  # "/ping/" → "/ping/{rest:path}"
         for template in templates:
             prefix, brace, rest = template.path.partition("{")
             name, _, suffix = rest.partition("}")
@@ -93,6 +98,8 @@ class Dispatcher:
                 self._last_segment[prefix.removesuffix("/")] = template
             elif name.endswith(":path") and prefix.endswith("/") and suffix.startswith("/"):
                 self._around.append((prefix, suffix, template))
+            elif name.endswith(":path") and prefix.endswith("/") and not suffix:
+                self._prefixed.append((prefix, template))
             else:
                 raise ValueError(f"the fast path cannot match {template.path!r}")
 
@@ -107,6 +114,9 @@ class Dispatcher:
         for prefix, suffix, template in self._around:
             if path.startswith(prefix) and path.endswith(suffix) and len(path) >= len(prefix) + len(suffix):
                 return template, path[len(prefix) : len(path) - len(suffix)]
+        for prefix, template in self._prefixed:
+            if path.startswith(prefix):
+                return template, path[len(prefix) :]
         return None
 
 

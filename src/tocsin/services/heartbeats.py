@@ -14,8 +14,10 @@ two engines, never both decide its status.
 from __future__ import annotations
 
 import uuid as uuids
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -282,46 +284,147 @@ def delete(session: Session, actor: Actor, now: datetime, ref: str) -> None:
 
 def record_ping(session: Session, now: datetime, heartbeat_uuid: str, ping: Ping) -> PingResult | None:
     """Record a ping and act on it; None for an unknown uuid. The caller commits."""
-    row = repo.by_uuid(session, heartbeat_uuid, lock=True)
-    if row is None:
-        return None
-    schedule = schedule_of(row)
-    duration, ends_run = _run_time(session, row, ping, now)
+    return record_pings(session, now, [(heartbeat_uuid, ping)])[0]
+
+
+def record_pings(session: Session, now: datetime, pings: Sequence[tuple[str, Ping]]) -> list[PingResult | None]:
+    """Record pings (heartbeat uuid, ping) in their order and act on each; None for an unknown
+    uuid. The caller commits: the API's ping writer commits many requests' pings at once.
+
+    This is the hot path of a fleet of cron jobs, so it works on plain rows, not ORM objects:
+    the heartbeats are read (and locked, on PostgreSQL, in the order of their ids, so two
+    processes' batches never wait for each other in a circle) with one SELECT, and written
+    back with one UPDATE and one INSERT of pings, each an executemany."""
+    session.flush()  # anything pending on these heartbeats lands before they are read
+    found = {row.uuid: _Hot.of(row) for row in repo.ping_states(session, {uuid for uuid, _ in pings})}
+    results: list[PingResult | None] = []
+    pending: list[dict[str, Any]] = []
+    prune: dict[int, int] = {}
+    for heartbeat_uuid, ping in pings:
+        hot = found.get(heartbeat_uuid)
+        if hot is None:
+            results.append(None)
+            continue
+        if ping.rid is not None and pending:
+            # A finish may pair with a start of this batch, which the query for it must see.
+            repo.add_pings(session, pending)
+            pending = []
+        result, columns = _receive(session, now, hot, ping)
+        pending.append(columns)
+        if hot.n_pings % PRUNE_EVERY == 0:
+            prune[hot.id] = hot.n_pings - KEEP_PINGS + 1
+        results.append(result)
+    repo.add_pings(session, pending)
+    repo.store_ping_states(session, [hot.columns() for hot in found.values() if hot.changed])
+    repo.prune_many(session, prune)
+    # Heartbeats this session holds as objects were written past the unit of work.
+    repo.expire_loaded(session, {hot.id for hot in found.values() if hot.changed})
+    return results
+
+
+@dataclass
+class _Hot:
+    """A heartbeat as a batch of pings reads and writes it."""
+
+    id: int
+    uuid: str
+    name: str
+    service_id: int
+    schedule: domain.Schedule
+    state: domain.State
+    start_rid: str | None
+    last_duration_ms: int | None
+    n_pings: int
+    next_due_at: datetime | None
+    changed: bool = False
+    loaded_service: models.Service | None = None
+
+    @classmethod
+    def of(cls, row: Any) -> _Hot:
+        schedule = domain.Schedule(
+            grace=timedelta(seconds=row.grace_s),
+            period=timedelta(seconds=row.period_s) if row.period_s is not None else None,
+            cron=row.cron,
+            time_zone=row.time_zone,
+            min_run=timedelta(seconds=row.min_run_s) if row.min_run_s is not None else None,
+            max_run=timedelta(seconds=row.max_run_s) if row.max_run_s is not None else None,
+        )
+        state = domain.State(domain.Status(row.status), row.last_ping_at, row.started_at, row.alerting)
+        return cls(
+            row.id, row.uuid, row.name, row.service_id, schedule, state, row.start_rid, row.last_duration_ms,
+            row.n_pings, row.next_due_at,
+        )  # fmt: skip
+
+    @property
+    def last_ping_at(self) -> datetime | None:
+        return self.state.last_ping_at
+
+    @property
+    def started_at(self) -> datetime | None:
+        return self.state.started_at
+
+    def service_of(self, session: Session) -> models.Service:
+        if self.loaded_service is None:
+            self.loaded_service = session.get_one(models.Service, self.service_id)
+        return self.loaded_service
+
+    def columns(self) -> dict[str, Any]:
+        return {
+            "hid": self.id,
+            "status": self.state.status.value,
+            "last_ping_at": self.state.last_ping_at,
+            "started_at": self.state.started_at,
+            "start_rid": self.start_rid,
+            "alerting": self.state.alerting,
+            "next_due_at": self.next_due_at,
+            "n_pings": self.n_pings,
+            "last_duration_ms": self.last_duration_ms,
+        }
+
+
+def _receive(session: Session, now: datetime, hot: _Hot, ping: Ping) -> tuple[PingResult, dict[str, Any]]:
+    """Act on one ping of a locked heartbeat; its ping row's columns, for the caller to insert."""
+    duration, ends_run = _run_time(session, hot, ping, now)
     transition = domain.receive(
-        schedule, state_of(row), ping.kind, now, exit_status=ping.exit_status, duration=duration, ends_run=ends_run
+        hot.schedule, hot.state, ping.kind, now, exit_status=ping.exit_status, duration=duration, ends_run=ends_run
     )
-    row.n_pings += 1
+    hot.n_pings += 1
+    hot.changed = True
     body = ping.body[: domain.BODY_LIMIT]
-    repo.add_ping(
-        session,
-        heartbeat_id=row.id,
-        n=row.n_pings,
-        kind=ping.kind.value,
-        exit_status=ping.exit_status,
-        rid=ping.rid,
-        at=now,
-        method=ping.method[:10],
-        remote_addr=ping.remote_addr[:64],
-        user_agent=ping.user_agent[:300],
-        body=body.decode("utf-8", errors="replace"),
-        body_truncated=len(ping.body) > domain.BODY_LIMIT,
-        duration_ms=_ms(duration),
-    )
-    _store(row, schedule, transition.state)
-    if ping.kind == domain.PingKind.START and transition.state.started_at == now:
-        row.start_rid = ping.rid
+    columns = {
+        "heartbeat_id": hot.id,
+        "n": hot.n_pings,
+        "kind": ping.kind.value,
+        "exit_status": ping.exit_status,
+        "rid": ping.rid,
+        "at": now,
+        "method": ping.method[:10],
+        "remote_addr": ping.remote_addr[:64],
+        "user_agent": ping.user_agent[:300],
+        "body": body.decode("utf-8", errors="replace"),
+        "body_truncated": len(ping.body) > domain.BODY_LIMIT,
+        "duration_ms": _ms(duration),
+    }
+    state = transition.state
+    # As `_store` does for a row.
+    if state.started_at is None:
+        hot.start_rid = None
+    if ping.kind == domain.PingKind.START and state.started_at == now:
+        hot.start_rid = ping.rid
+    hot.state = state
+    hot.next_due_at = domain.next_due(hot.schedule, state)
     if duration is not None:
-        row.last_duration_ms = _ms(duration)
-    if row.n_pings % PRUNE_EVERY == 0:
-        repo.prune_pings(session, row.id, row.n_pings - KEEP_PINGS + 1)
+        hot.last_duration_ms = _ms(duration)
     opened = False
     if transition.effect != domain.Effect.NONE:
-        opened = _signal(session, now, row, transition.effect, f"Heartbeat {row.name} failed: {transition.reason}")
-    session.flush()
-    return PingResult(transition.state.status, transition.effect, opened)
+        summary = f"Heartbeat {hot.name} failed: {transition.reason}"
+        opened = _raise_or_resolve(
+            session, now, hot.service_of(session), hot.uuid, hot.name, hot.last_ping_at, transition.effect, summary
+        )
+    return PingResult(state.status, transition.effect, opened), columns
 
 
-def _run_time(session: Session, row: models.Heartbeat, ping: Ping, now: datetime) -> tuple[timedelta | None, bool]:
+def _run_time(session: Session, row: _Hot, ping: Ping, now: datetime) -> tuple[timedelta | None, bool]:
     """How long the run this finish ends took (None when it pairs with no start), and
     whether it ends the run in progress. A finish pairs with the start of the same `rid`
     (both without one count as the same); one with another run's id leaves that run going."""
@@ -374,9 +477,22 @@ def _integration(session: Session, now: datetime, service: models.Service) -> in
 
 
 def _signal(session: Session, now: datetime, row: models.Heartbeat, effect: domain.Effect, summary: str) -> bool:
+    return _raise_or_resolve(session, now, row.service, row.uuid, row.name, row.last_ping_at, effect, summary)
+
+
+def _raise_or_resolve(
+    session: Session,
+    now: datetime,
+    service: models.Service,
+    heartbeat_uuid: str,
+    name: str,
+    last_ping_at: datetime | None,
+    effect: domain.Effect,
+    summary: str,
+) -> bool:
     """Trigger or resolve the heartbeat's alert; whether that declared an incident."""
-    integration = _integration(session, now, row.service)
-    key = f"heartbeat:{row.uuid}"
+    integration = _integration(session, now, service)
+    key = f"heartbeat:{heartbeat_uuid}"
     if effect == domain.Effect.RESOLVE:
         signal = Signal(action=Action.RESOLVE, dedup_key=key, source="heartbeat")
     else:
@@ -386,11 +502,11 @@ def _signal(session: Session, now: datetime, row: models.Heartbeat, effect: doma
             summary=summary,
             source="heartbeat",
             severity="error",
-            labels={"heartbeat": row.name},
+            labels={"heartbeat": name},
             details={
-                "heartbeat": row.name,
-                "uuid": row.uuid,
-                "last_ping_at": row.last_ping_at.isoformat() if row.last_ping_at else None,
+                "heartbeat": name,
+                "uuid": heartbeat_uuid,
+                "last_ping_at": last_ping_at.isoformat() if last_ping_at else None,
             },
         )
     outcomes = alerts.ingest(session, now, integration, [signal])

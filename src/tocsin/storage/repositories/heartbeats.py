@@ -9,14 +9,17 @@ writers take turns anyway (`BEGIN IMMEDIATE`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Row, Table, bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from tocsin.storage.models import Heartbeat, HeartbeatPing, Integration
+
+_PINGS = cast(Table, HeartbeatPing.__table__)
+_HEARTBEATS = cast(Table, Heartbeat.__table__)
 
 
 def _postgresql(session: Session) -> bool:
@@ -29,6 +32,49 @@ def by_uuid(session: Session, uuid: str, *, lock: bool = False) -> Heartbeat | N
     if lock and _postgresql(session):
         query = query.with_for_update()
     return session.scalars(query).one_or_none()
+
+
+_PING_STATE = (
+    "id", "uuid", "name", "service_id", "period_s", "cron", "time_zone", "grace_s", "min_run_s", "max_run_s",
+    "status", "alerting", "last_ping_at", "started_at", "start_rid", "last_duration_ms", "next_due_at", "n_pings",
+)  # fmt: skip
+
+
+def ping_states(session: Session, uuids: Collection[str]) -> Sequence[Row[Any]]:
+    """What a ping needs of each heartbeat, as plain rows, locked as `by_uuids` locks them."""
+    if not uuids:
+        return []
+    query = (
+        select(*(_HEARTBEATS.c[name] for name in _PING_STATE))
+        .where(_HEARTBEATS.c.uuid.in_(uuids))
+        .order_by(_HEARTBEATS.c.id)
+    )
+    if _postgresql(session):
+        query = query.with_for_update()
+    return session.execute(query).all()
+
+
+def store_ping_states(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """Write back what pings changed, one executemany: `hid` and the columns `columns()` of
+    services.heartbeats._Hot gives."""
+    if not rows:
+        return
+    names = [name for name in rows[0] if name != "hid"]
+    statement = (
+        update(_HEARTBEATS)
+        .where(_HEARTBEATS.c.id == bindparam("hid"))
+        .values({name: bindparam(name) for name in names})
+    )
+    session.execute(statement, list(rows))
+
+
+def expire_loaded(session: Session, ids: Collection[int]) -> None:
+    """Heartbeats this session holds as objects, written by statements: read again on next use."""
+    if not ids:
+        return
+    for item in list(session.identity_map.values()):
+        if isinstance(item, Heartbeat) and item.id in ids:
+            session.expire(item)
 
 
 def by_name(session: Session, name: str) -> Heartbeat | None:
@@ -63,6 +109,20 @@ def last_start(session: Session, heartbeat_id: int, rid: str) -> HeartbeatPing |
 
 def add_ping(session: Session, **columns: Any) -> None:
     session.add(HeartbeatPing(**columns))
+
+
+def add_pings(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """Many pings in one INSERT (an executemany), bypassing the unit of work: nothing reads them back."""
+    if rows:
+        session.execute(insert(_PINGS), list(rows))
+
+
+def prune_many(session: Session, below: Mapping[int, int]) -> None:
+    """For each heartbeat id, delete its pings numbered below the value, in one executemany."""
+    if not below:
+        return
+    statement = delete(_PINGS).where(_PINGS.c.heartbeat_id == bindparam("hid"), _PINGS.c.n < bindparam("below"))
+    session.execute(statement, [{"hid": hid, "below": n} for hid, n in sorted(below.items())])
 
 
 def prune_pings(session: Session, heartbeat_id: int, below_n: int) -> None:
