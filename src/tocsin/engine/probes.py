@@ -1,7 +1,7 @@
 """Probes: one run of a check against the network, as an `Observation`.
 
-HTTP through one shared httpx.AsyncClient (its pool keeps connections to the
-same target open between runs); TCP by `asyncio.open_connection`; DNS with
+HTTP through one shared httpx.AsyncClient (without keep-alive: each run
+connects anew); TCP by `asyncio.open_connection`; DNS with
 dnspython's async resolver, at the check's nameserver or the system's; TLS by a
 handshake, reading the certificate's notAfter. Whatever goes wrong — refused,
 timed out, no such name, a bad certificate — is an observation with an
@@ -39,7 +39,9 @@ class Prober:
                 verify=verify,
                 follow_redirects=True,
                 headers={"User-Agent": USER_AGENT},
-                limits=httpx.Limits(max_connections=self._max_connections, max_keepalive_connections=200),
+                # No keep-alive: every run opens a new connection, as a user's browser would, so a
+                # service that stopped accepting them is down even while an old connection lingers.
+                limits=httpx.Limits(max_connections=self._max_connections, max_keepalive_connections=0),
             )
             self._clients[verify] = client
         return client
