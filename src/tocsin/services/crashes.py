@@ -107,12 +107,8 @@ def receive_batch(session: Session, now: datetime, reports: Sequence[Report]) ->
         ),
         key=lambda entry: entry[:4],
     )
-    locked: dict[tuple[int, str], _Locked] = {}
-    for integration_id, fingerprint, index, _order, crash in keyed:
-        if (integration_id, fingerprint) not in locked:
-            row = _lock(session, now, reports[index].integration, fingerprint, crash)
-            locked[(integration_id, fingerprint)] = _Locked(row, row.count)
-    claimed = _claim(session, now, keyed, locked)
+    locked = _lock(session, now, reports, keyed)
+    claimed, sampled = _claim(session, now, keyed, locked)
     seen: set[tuple[int, str]] = set()
     for integration_id, fingerprint, index, _order, crash in keyed:
         event_key = (integration_id, crash.event_id)
@@ -123,12 +119,18 @@ def receive_batch(session: Session, now: datetime, reports: Sequence[Report]) ->
             continue
         integration = reports[index].integration
         _count(session, now, integration, locked[(integration_id, fingerprint)], crash, event_id, received[index])
-    for group in locked.values():
-        # Once per group and transaction, not per event: a batch of a hot group does this once.
-        if group.row.count != group.count_before:
-            repo.drop_old_payloads(session, group.row, KEEP_SAMPLES)
+    emptied: list[int] = []
+    for group_key, group in locked.items():
+        # The events whose payload the group keeps: its first and its newest KEEP_SAMPLES. Once
+        # per group and transaction, not per event, and the rest emptied in one statement.
+        kept = [*(group.row.samples or []), *sampled.get(group_key, [])]
+        newest = kept[-KEEP_SAMPLES:]
+        first = [group.row.first_event_id] if group.row.first_event_id is not None else []
+        group.row.samples = list(dict.fromkeys([*first, *newest]))
+        emptied += [event for event in kept if event not in group.row.samples]
         if group.row.count // PRUNE_EVERY != group.count_before // PRUNE_EVERY:
             repo.prune_events(session, group.row, now - KEEP_EVENTS)
+    repo.empty_payloads(session, emptied)
     rolled: dict[tuple[int, str, str, datetime], domain.SessionCounts] = defaultdict(domain.SessionCounts)
     skipped: Counter[tuple[int, str]] = Counter()
     for report, result in zip(reports, received, strict=True):
@@ -146,31 +148,43 @@ def receive_batch(session: Session, now: datetime, reports: Sequence[Report]) ->
 
 
 def _lock(
-    session: Session, now: datetime, integration: IntegrationRef, fingerprint: str, crash: domain.Crash
-) -> models.CrashGroup:
+    session: Session, now: datetime, reports: Sequence[Report], keyed: Sequence[tuple[int, str, int, int, domain.Crash]]
+) -> dict[tuple[int, str], _Locked]:
+    """The batch's groups, made where new, locked: one query per project, not one per group."""
+    wanted: dict[int, dict[str, dict[str, Any]]] = defaultdict(dict)
+    services: dict[int, int] = {}
+    for integration_id, fingerprint, index, _order, crash in keyed:
+        services[integration_id] = reports[index].integration.service_id
+        if fingerprint not in wanted[integration_id]:
+            wanted[integration_id][fingerprint] = _defaults(now, crash)
+    locked: dict[tuple[int, str], _Locked] = {}
+    for integration_id in sorted(wanted):
+        rows = repo.locked_groups(session, integration_id, services[integration_id], wanted[integration_id])
+        for fingerprint, row in rows.items():
+            locked[(integration_id, fingerprint)] = _Locked(row, row.count)
+    return locked
+
+
+def _defaults(now: datetime, crash: domain.Crash) -> dict[str, Any]:
+    """A new group's row, from its first event."""
     top = crash.top
-    return repo.locked_group(
-        session,
-        integration.id,
-        integration.service_id,
-        fingerprint,
-        {
-            "title": domain.title_of(crash),
-            "culprit": domain.culprit_of(crash),
-            "type": top.type if top is not None else "",
-            "level": crash.level.value,
-            "status": domain.GroupStatus.OPEN.value,
-            "count": 0,
-            "first_seen": now,
-            "last_seen": now,
-            "first_release": crash.release,
-            "last_release": crash.release,
-            "releases": [],
-            "platforms": [],
-            "environments": [],
-            "alerting": False,
-        },
-    )
+    return {
+        "title": domain.title_of(crash),
+        "culprit": domain.culprit_of(crash),
+        "type": top.type if top is not None else "",
+        "level": crash.level.value,
+        "status": domain.GroupStatus.OPEN.value,
+        "count": 0,
+        "first_seen": now,
+        "last_seen": now,
+        "first_release": crash.release,
+        "last_release": crash.release,
+        "releases": [],
+        "platforms": [],
+        "environments": [],
+        "samples": [],
+        "alerting": False,
+    }
 
 
 def _claim(
@@ -178,10 +192,11 @@ def _claim(
     now: datetime,
     keyed: Sequence[tuple[int, str, int, int, domain.Crash]],
     locked: Mapping[tuple[int, str], _Locked],
-) -> dict[tuple[int, str], int]:
+) -> tuple[dict[tuple[int, str], int], dict[tuple[int, str], list[int]]]:
     """Insert the batch's events in a few statements; the ids of those that are new, by
-    (project, event id). Only the events a group will keep as samples carry their payload
-    (its first, and the newest few of the batch): the rest would be emptied at once."""
+    (project, event id), and per group the new ones that carry their payload. Only the
+    events a group may keep as samples carry it (its first, and the newest few of the
+    batch): the rest would be emptied at once."""
     sampled: set[int] = set()
     by_group: dict[tuple[int, str], list[int]] = defaultdict(list)
     for position, (integration_id, fingerprint, _index, _order, _crash) in enumerate(keyed):
@@ -191,10 +206,17 @@ def _claim(
         if locked[group_key].row.first_event_id is None:
             sampled.add(positions[0])
     rows: dict[tuple[int, str], dict[str, Any]] = {}
+    carrying: list[tuple[tuple[int, str], tuple[int, str]]] = []  # (group, event) of rows with a payload
     for position, (integration_id, fingerprint, _index, _order, crash) in enumerate(keyed):
-        if (integration_id, crash.event_id) in rows:
-            continue
-        rows[(integration_id, crash.event_id)] = {
+        event_key = (integration_id, crash.event_id)
+        if event_key in rows:
+            continue  # the same event twice in the batch: its first is the one that counts
+        payload: Any = null()  # SQL NULL: a JSON column writes None as the JSON text 'null'
+        if position in sampled:
+            payload = {**crash.payload, "tags": crash.tags, "server_name": crash.server_name}
+            payload["transaction"] = crash.transaction
+            carrying.append(((integration_id, fingerprint), event_key))
+        rows[event_key] = {
             "integration_id": integration_id,
             "group_id": locked[(integration_id, fingerprint)].row.id,
             "event_id": crash.event_id,
@@ -204,16 +226,14 @@ def _claim(
             "release": crash.release,
             "environment": crash.environment,
             "platform": crash.platform,
-            "payload": {
-                **crash.payload,
-                "tags": crash.tags,
-                "server_name": crash.server_name,
-                "transaction": crash.transaction,
-            }
-            if position in sampled
-            else null(),  # SQL NULL: a JSON column writes None as the JSON text 'null'
+            "payload": payload,
         }
-    return repo.claim_events(session, list(rows.values()))
+    claimed = repo.claim_events(session, list(rows.values()))
+    with_payload: dict[tuple[int, str], list[int]] = defaultdict(list)
+    for group_key, event_key in carrying:
+        if event_key in claimed:
+            with_payload[group_key].append(claimed[event_key])
+    return claimed, with_payload
 
 
 def _count(

@@ -932,6 +932,8 @@ class CrashGroup(Base):
     releases: Mapped[list[str]] = mapped_column(JSON, default=list)  # the first 50 seen
     platforms: Mapped[list[str]] = mapped_column(JSON, default=list)
     environments: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # crash_events ids that keep their payload (the first and the newest few), oldest first.
+    samples: Mapped[list[int]] = mapped_column(JSON, default=list)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     resolved_in_release: Mapped[str | None] = mapped_column(String(200))
     regressed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -24,23 +24,38 @@ def _insert(session: Session) -> Any:
     return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
 
 
-def locked_group(
-    session: Session, integration_id: int, service_id: int, fingerprint: str, defaults: dict[str, Any]
-) -> CrashGroup:
-    """The group's row, made on its first event, locked until the transaction ends."""
-    session.execute(
-        _insert(session)(CrashGroup)
-        .values(integration_id=integration_id, service_id=service_id, fingerprint=fingerprint, **defaults)
-        .on_conflict_do_nothing(index_elements=[CrashGroup.integration_id, CrashGroup.fingerprint])
-    )
-    query = (
-        select(CrashGroup)
-        .filter_by(integration_id=integration_id, fingerprint=fingerprint)
-        .execution_options(populate_existing=True)
-    )
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update()
-    return session.scalars(query).one()
+def locked_groups(
+    session: Session, integration_id: int, service_id: int, wanted: dict[str, dict[str, Any]]
+) -> dict[str, CrashGroup]:
+    """The project's groups with these fingerprints, locked until the transaction ends (in
+    fingerprint order), the new ones made from `wanted`'s defaults first."""
+
+    def locked(fingerprints: list[str]) -> dict[str, CrashGroup]:
+        query = (
+            select(CrashGroup)
+            .where(CrashGroup.integration_id == integration_id, CrashGroup.fingerprint.in_(fingerprints))
+            .order_by(CrashGroup.fingerprint)
+            .execution_options(populate_existing=True)
+        )
+        if session.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update()
+        return {row.fingerprint: row for row in session.scalars(query)}
+
+    found = locked(sorted(wanted))
+    missing = sorted(set(wanted) - set(found))
+    if missing:
+        session.execute(
+            _insert(session)(CrashGroup)
+            .values(
+                [
+                    {"integration_id": integration_id, "service_id": service_id, "fingerprint": f, **wanted[f]}
+                    for f in missing
+                ]
+            )
+            .on_conflict_do_nothing(index_elements=[CrashGroup.integration_id, CrashGroup.fingerprint])
+        )
+        found.update(locked(missing))
+    return found
 
 
 # Rows an INSERT carries: 11 columns each, well under SQLite's 32,766 bound parameters.
@@ -69,17 +84,11 @@ def events_since(session: Session, group_id: int, since: datetime) -> int:
     )
 
 
-def drop_old_payloads(session: Session, group: CrashGroup, keep: int) -> None:
-    """Keep the stack trace of the group's first event and its newest `keep`."""
-    kept = session.scalars(
-        select(CrashEvent.id)
-        .where(CrashEvent.group_id == group.id, CrashEvent.payload.is_not(None))
-        .order_by(CrashEvent.id.desc())
-    ).all()
-    older = [event_id for event_id in kept[keep:] if event_id != group.first_event_id]
-    if older:
+def empty_payloads(session: Session, event_ids: list[int]) -> None:
+    """Drop the stack traces a group no longer keeps as samples."""
+    if event_ids:
         # null(): a JSON column writes None as the JSON text 'null', which IS NOT NULL.
-        session.execute(update(CrashEvent).where(CrashEvent.id.in_(older)).values(payload=null()))
+        session.execute(update(CrashEvent).where(CrashEvent.id.in_(event_ids)).values(payload=null()))
 
 
 def prune_events(session: Session, group: CrashGroup, before: datetime) -> None:

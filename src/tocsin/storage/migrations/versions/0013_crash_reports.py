@@ -45,6 +45,7 @@ def upgrade() -> None:
     sa.Column('releases', sa.JSON(), nullable=False),
     sa.Column('platforms', sa.JSON(), nullable=False),
     sa.Column('environments', sa.JSON(), nullable=False),
+    sa.Column('samples', sa.JSON(), nullable=False),
     sa.Column('resolved_at', UTC, nullable=True),
     sa.Column('resolved_in_release', sa.String(length=200), nullable=True),
     sa.Column('regressed_at', UTC, nullable=True),
