@@ -279,7 +279,7 @@ async def probe_once(
 class CheckRetention:
     """Engine module: raw results past the retention, rollups past 90 days."""
 
-    name = "check-retention"
+    name = "check_retention"
 
     def __init__(self, retention: timedelta = checks.DEFAULT_RETENTION) -> None:
         self.retention = retention
