@@ -21,8 +21,8 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from prometheus_client import Counter as Metric
 from pydantic import BaseModel, Field
-from starlette.concurrency import run_in_threadpool
 
+from tocsin.api.crash_writer import CrashWriter
 from tocsin.api.deps import AppState, CurrentClock, DbSession, Reader, Writer
 from tocsin.api.problems import problem
 from tocsin.api.routes.ingest import FastJSONResponse, invalid_payload, key_from, machinery, retry_after
@@ -93,16 +93,11 @@ def _unreadable(body: bytes, exc: BadPayload) -> JSONResponse:
 async def _store(
     request: Request, integration: IntegrationRef, now: datetime, received: tuple[Any, ...]
 ) -> crashes.Received:
+    """Hand the report to the crash writer and wait for the commit that holds it."""
     state: AppState = request.app.state.tocsin
+    writer: CrashWriter = request.app.state.crash_writer
     events, sessions, skipped = received
-
-    def write() -> crashes.Received:
-        with state.sessions() as session:
-            result = crashes.receive(session, now, integration, events, sessions, skipped)
-            session.commit()
-            return result
-
-    result = await run_in_threadpool(write)
+    result = await writer.submit(crashes.Report(integration, events, sessions, dict(skipped)))
     if result.opened and state.wake_engine is not None:
         state.wake_engine()
     if result.stored:
