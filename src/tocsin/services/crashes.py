@@ -199,8 +199,11 @@ def _claim(
     batch): the rest would be emptied at once."""
     sampled: set[int] = set()
     by_group: dict[tuple[int, str], list[int]] = defaultdict(list)
-    for position, (integration_id, fingerprint, _index, _order, _crash) in enumerate(keyed):
-        by_group[(integration_id, fingerprint)].append(position)
+    first_seen: set[tuple[int, str]] = set()
+    for position, (integration_id, fingerprint, _index, _order, crash) in enumerate(keyed):
+        if (integration_id, crash.event_id) not in first_seen:  # a copy in the same batch is no sample
+            first_seen.add((integration_id, crash.event_id))
+            by_group[(integration_id, fingerprint)].append(position)
     for group_key, positions in by_group.items():
         sampled.update(positions[-KEEP_SAMPLES:])
         if locked[group_key].row.first_event_id is None:
