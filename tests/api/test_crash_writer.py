@@ -78,7 +78,7 @@ def test_many_reports_share_a_transaction_and_a_replay_among_them_counts_once(
     assert sum(len(r.duplicates) for r in results) == 1
     with sessions() as db:
         assert db.scalar(select(func.count()).select_from(CrashEvent)) == 31
-        counts = {row.type: row.count for row in db.execute(select(CrashGroup.type, CrashGroup.count))}
+        counts = {kind: n for kind, n in db.execute(select(CrashGroup.type, CrashGroup.count))}
         assert counts == {"E0": 11, "E1": 10, "E2": 10}
         # Every group keeps the payload of its first event and its newest five, no more.
         kept = db.scalar(select(func.count()).select_from(CrashEvent).where(CrashEvent.payload.is_not(None)))
