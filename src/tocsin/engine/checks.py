@@ -130,20 +130,19 @@ class Scheduler:
     holder: str
     settings: CheckSettings = field(default_factory=CheckSettings)
     on_opened: Callable[[], None] | None = None
-    # Called with (slot, started) for every run: the benchmark measures lateness with it.
+    # Called with (slot, started) for every scheduled run: lateness, for whoever embeds the scheduler.
     on_run: Callable[[datetime, datetime], None] | None = None
     prober: Prober = field(default_factory=Prober)
     connectivity: Connectivity | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
     _pending: list[checks.RunResult] = field(default_factory=list)
-    _running: int = 0
 
     def __post_init__(self) -> None:
         if self.connectivity is None:
             self.connectivity = Connectivity(self.settings.connectivity)
         self._semaphore: asyncio.Semaphore | None = None
 
-    # ---- one pass, for tests and run-now ----
+    # ---- one pass, for tests ----
 
     async def run_due(self) -> int:
         """Claim the slots due now, run them all, write their results; how many ran."""
