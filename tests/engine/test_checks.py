@@ -368,3 +368,20 @@ def test_rollups_give_uptime_and_percentiles_and_old_data_expires(
     clock.advance(timedelta(days=90))
     with sessions() as db, db.begin():
         assert CheckRetention().run(db, clock) == len(rollups)
+
+
+def test_while_a_check_stays_down_its_alert_is_raised_again_at_most_every_reminder_interval(
+    client: TestClient,
+    personas: Personas,
+    session: Session,
+    sessions: sessionmaker[Session],
+    clock: FrozenClock,
+    target: HttpTarget,
+) -> None:
+    create(client, personas, "api-health", "http", {"url": target.url}, failures_before_down=1, reminder_every_s=180)
+    target.behaviour.status = 503
+    sched = scheduler(sessions, clock)
+    runs(session, clock, "api-health", sched, 7)  # down at the first run, then a minute apart
+    [alert] = alerts_of(session, "api-health")
+    assert alert.status == "firing"
+    assert alert.count == 3  # raised, then reminded 3 and 6 minutes on
