@@ -27,8 +27,9 @@ from tocsin.services.actor import Actor
 MakeIntegration = Callable[[str], str]
 ACK = "/v2/alerts/{identifier:path}/acknowledge"
 CLOSE = "/v2/alerts/{identifier:path}/close"
-# The heartbeat ping URLs ride the fast path too; tests/api/test_ping_fastpath.py covers them.
-INGEST_ROUTES = tuple(template for template in ROUTES if not template.path.startswith("/ping/"))
+# The heartbeat ping URLs ride the fast path too; tests/api/test_ping_fastpath.py covers them,
+# and tests/api/test_crash_fastpath.py Sentry's envelope and store URLs.
+INGEST_ROUTES = tuple(template for template in ROUTES if not template.path.startswith(("/ping/", "/api/{project_id")))
 
 
 @pytest.fixture

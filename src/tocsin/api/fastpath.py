@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from tocsin.api.routes import heartbeats, ingest, ingest_more
+from tocsin.api.routes import crashes, heartbeats, ingest, ingest_more
 
 # The request, and the path parameter ("" for a template without one).
 Handler = Callable[[Request, str], Awaitable[Response]]
@@ -77,6 +77,12 @@ ROUTES: tuple[Template, ...] = (
     ),
     # A fleet of cron jobs pings thousands of times a second (bench/heartbeats.py).
     Template("/ping/{rest:path}", PING_METHODS, heartbeats.ping_path),
+    # Sentry SDKs: a crash loop in a released app sends thousands of envelopes a second (bench/crashes.py).
+    # The handler refuses a project id that is no number, as the DSN's last part always is.
+    Template(
+        "/api/{project_id:path}/envelope/", POST, lambda request, project: crashes.sentry_envelope(project, request)
+    ),
+    Template("/api/{project_id:path}/store/", POST, lambda request, project: crashes.sentry_store(project, request)),
 )
 
 
