@@ -3,6 +3,7 @@ scheduler's pass at the check's slot (the clock moved, never slept for); read th
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Iterator
 from datetime import timedelta
@@ -262,8 +263,10 @@ def test_without_the_network_failures_are_held_and_nobody_is_paged(
     target: HttpTarget,
 ) -> None:
     create(client, personas, "api-health", "http", {"url": target.url}, failures_before_down=1)
-    offline = Connectivity(((("127.0.0.1", closed_port())),), cache_s=0)
-    sched = scheduler(sessions, clock, connectivity=offline)
+    with tcp_listener() as port:  # the network Tocsin started with
+        connectivity = Connectivity((("127.0.0.1", port),), cache_s=0)
+        assert asyncio.run(connectivity.connected())
+    sched = scheduler(sessions, clock, connectivity=connectivity)  # and now it is gone
     target.stop()
     runs(session, clock, "api-health", sched, 3)
     assert [(r.up, r.held) for r in results_of(session, "api-health")] == [(False, True)] * 3
@@ -275,6 +278,48 @@ def test_without_the_network_failures_are_held_and_nobody_is_paged(
         runs(session, clock, "api-health", sched, 1)
     assert results_of(session, "api-health")[-1].held is False
     assert [a.status for a in alerts_of(session, "api-health")] == ["firing"]
+
+
+def test_targets_that_never_answered_hold_nothing(
+    client: TestClient,
+    personas: Personas,
+    session: Session,
+    sessions: sessionmaker[Session],
+    clock: FrozenClock,
+    target: HttpTarget,
+) -> None:
+    """A network without the default public targets: Tocsin never had them, so it has not lost
+    them, and a service that stops is paged for (holding would page nobody, ever)."""
+    create(client, personas, "api-health", "http", {"url": target.url}, failures_before_down=1)
+    unreachable = Connectivity((("127.0.0.1", closed_port()),), cache_s=0)
+    sched = scheduler(sessions, clock, connectivity=unreachable)
+    target.stop()
+    runs(session, clock, "api-health", sched, 1)
+    assert [(r.up, r.held) for r in results_of(session, "api-health")] == [(False, False)]
+    assert [a.status for a in alerts_of(session, "api-health")] == ["firing"]
+
+
+def test_the_running_scheduler_learns_the_network_as_it_starts(
+    sessions: sessionmaker[Session], clock: FrozenClock
+) -> None:
+    """Before any check fails: the first failure may come with the loss itself."""
+    with tcp_listener() as port:
+        connectivity = Connectivity((("127.0.0.1", port),))
+        sched = scheduler(sessions, clock, connectivity=connectivity)
+        loop = threading.Thread(target=sched.run_forever)
+        loop.start()
+        try:
+            learned = threading.Event()
+            for _ in range(100):  # polling the loop's thread, not waiting on the clock
+                if connectivity.ever_answered:
+                    learned.set()
+                    break
+                learned.wait(0.05)
+            assert learned.is_set()
+        finally:
+            sched.stop()
+            loop.join(10)
+    assert not loop.is_alive()
 
 
 def test_two_schedulers_run_each_slot_once(

@@ -14,7 +14,10 @@ A failure first asks the connectivity self-check (TOCSIN_CHECK_CONNECTIVITY,
 host:port pairs that should always accept a TCP connection; the verdict is
 cached for ten seconds): when none answers, Tocsin has lost the network, and
 the failure is recorded as `held` — no check goes down and nobody is paged
-for everything at once.
+for everything at once. Only a network Tocsin has had can be lost: targets
+that have never answered since the process started (the public defaults on
+a network without Internet access) say nothing, and failures count. Holding
+every failure of an install that cannot reach them would page nobody, ever.
 
 `run_due()` is one pass for tests: claim what is due now, run it, write it.
 """
@@ -90,7 +93,8 @@ class CheckSettings:
 
 
 class Connectivity:
-    """Whether Tocsin can reach the network: any one target that accepts a connection says yes."""
+    """Whether Tocsin can reach the network: any one target that accepts a connection says yes,
+    and so does a set of targets that has never answered (module docstring)."""
 
     def __init__(self, targets: tuple[tuple[str, int], ...], cache_s: float = 10.0, timeout_s: float = 2.0) -> None:
         self.targets = targets
@@ -99,6 +103,8 @@ class Connectivity:
         self._verdict: bool | None = None
         self._at = 0.0
         self._lock: asyncio.Lock | None = None
+        self._answered: bool | None = None  # what the targets said last
+        self._ever_answered = False
 
     async def connected(self) -> bool:
         if not self.targets:
@@ -109,15 +115,27 @@ class Connectivity:
             if self._verdict is not None and time.monotonic() - self._at < self.cache_s:
                 return self._verdict
             answers = await asyncio.gather(*(reachable(h, p, self.timeout_s) for h, p in self.targets))
-            verdict = any(answers)
-            if verdict != self._verdict:
-                if not verdict:
-                    log.error("tocsin lost connectivity: check failures are held", targets=self._shown())
-                elif self._verdict is False:
+            answered = any(answers)
+            if answered != self._answered:
+                if answered and self._ever_answered:
                     log.warning("tocsin regained connectivity", targets=self._shown())
-            CONNECTED.set(1 if verdict else 0)
-            self._verdict, self._at = verdict, time.monotonic()
-            return verdict
+                elif self._ever_answered:
+                    log.error("tocsin lost connectivity: check failures are held", targets=self._shown())
+                elif not answered:
+                    log.warning(
+                        "connectivity targets have never answered: check failures count "
+                        "(set TOCSIN_CHECK_CONNECTIVITY to hosts on this network, or off)",
+                        targets=self._shown(),
+                    )
+            self._ever_answered = self._ever_answered or answered
+            CONNECTED.set(1 if answered else 0)
+            self._answered, self._at = answered, time.monotonic()
+            self._verdict = answered or not self._ever_answered
+            return self._verdict
+
+    @property
+    def ever_answered(self) -> bool:
+        return self._ever_answered
 
     def _shown(self) -> list[str]:
         return [f"{h}:{p}" for h, p in self.targets]
@@ -172,6 +190,12 @@ class Scheduler:
 
     async def _main(self) -> None:
         tasks: set[asyncio.Task[None]] = set()
+        if self.connectivity is not None:
+            # Learn now whether the targets answer on this network: only a network Tocsin has had
+            # can be lost (module docstring), and the first failure may come with the loss itself.
+            learn = asyncio.create_task(self._learn_connectivity(self.connectivity))
+            tasks.add(learn)
+            learn.add_done_callback(tasks.discard)
         next_claim = next_write = 0.0
         try:
             while not self._stop.is_set():
@@ -197,6 +221,9 @@ class Scheduler:
             await asyncio.gather(*tasks, return_exceptions=True)
             await self._flush()
             await self.prober.close()
+
+    async def _learn_connectivity(self, connectivity: Connectivity) -> None:
+        await connectivity.connected()
 
     def _claim(self, horizon: timedelta) -> list[checks.Claimed]:
         return self._claim_and_peek(horizon)[0]
