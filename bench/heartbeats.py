@@ -29,6 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.ingest import Load, count, wrk  # noqa: E402
 from tests.support.server import spawn  # noqa: E402
+
 from tocsin.domain import heartbeats as domain  # noqa: E402
 from tocsin.services import bootstrap, directory, heartbeats  # noqa: E402
 from tocsin.services.actor import Actor  # noqa: E402
@@ -127,7 +128,7 @@ def main() -> None:
             f"| tocsin {name} | {run.load.requests_per_s:.0f} | {run.load.p50_ms:.1f} | {run.load.p99_ms:.1f} "
             f"| {run.accepted} | {run.stored} | {lost} | {run.load.errors} |"
         )
-    subprocess.run(["uname", "-srm"], check=False)
+    subprocess.run(["uname", "-srm"], check=False)  # noqa: S607 - the machine, for the results
 
 
 if __name__ == "__main__":
