@@ -10,12 +10,16 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session, sessionmaker
+from typer.testing import CliRunner
 
 from tests.cli.test_remote import Cli
 from tests.conftest import Personas
 from tests.support.inprocess import cli_for
 from tests.support.protocols import raw
+from tocsin.cli.main import app
 from tocsin.clock import FrozenClock
+from tocsin.services import integrations
 
 ENVELOPE = raw("sentry_envelope_exception.envelope")
 
@@ -107,3 +111,33 @@ def test_a_sentry_project_takes_its_spike_rule_from_the_terminal(cli: Cli) -> No
     assert created["settings"] == {"auto_resolve": "resolve", "spike_events": 20, "spike_minutes": 5}
     wrong = cli("integration", "create", "--service", "api", "--kind", "sentry", "--spike-minutes", "0", exit_code=1)
     assert "spike_minutes must be a whole number from 1 to 10080" in wrong.stderr
+
+
+def test_a_sentry_project_declared_in_the_config_file_prints_its_dsn_once(
+    tmp_path: Path, db_url: str, personas: Personas, sessions: sessionmaker[Session]
+) -> None:
+    config = tmp_path / "tocsin.yaml"
+    config.write_text("integrations:\n  - {service: api, kind: sentry, settings: {spike_events: 20}}\n")
+    env = {"TOCSIN_DATABASE_URL": db_url, "TOCSIN_URL": None, "XDG_CONFIG_HOME": "/nonexistent"}
+    dry = CliRunner().invoke(app, ["apply", "-f", str(config), "--dry-run"], env=env)
+    assert dry.exit_code == 0, dry.output
+    assert "    auto_resolve: resolve" in dry.stdout  # a crash resolved by a person resolves its incident
+    assert "    spike_events: 20" in dry.stdout
+    assert "    spike_minutes: 10" in dry.stdout
+    applied = CliRunner().invoke(
+        app, ["apply", "-f", str(config)], env={**env, "TOCSIN_PUBLIC_URL": "https://tocsin.example.com"}
+    )
+    assert applied.exit_code == 0, applied.output
+    key = applied.stdout.splitlines()[-2].strip()
+    with sessions() as db:
+        found = integrations.find_by_key(db, key)
+    assert found is not None
+    assert found.settings == {"group_by": [], "group_window_s": 300, "auto_resolve": "resolve", "spike_events": 20}
+    assert applied.stdout.splitlines()[-1] == f"  sentry: https://{key}@tocsin.example.com/{found.id}"
+    again = CliRunner().invoke(app, ["apply", "-f", str(config)], env=env)
+    assert again.stdout == f"No changes: the database matches {config}.\n"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("integrations:\n  - {service: api, kind: sentry, settings: {spike_minutes: 0}}\n")
+    refused = CliRunner().invoke(app, ["validate", "-f", str(bad)], env=env)
+    assert refused.exit_code != 0
+    assert "integrations[0].settings.spike_minutes" in refused.output

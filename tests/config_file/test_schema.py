@@ -391,7 +391,7 @@ def test_alerting_sections_report_every_error_at_its_line() -> None:
         """
     ) == [
         "tocsin.yaml:2: integrations[0].kind: 'nagios' is not one of 'native', 'pagerduty', 'alertmanager', "
-        "'opsgenie', 'grafana', 'generic' or 'github'",
+        "'opsgenie', 'grafana', 'generic', 'github' or 'sentry'",
         "tocsin.yaml:3: integrations[1].key_env: '9LIVES' is not an environment variable name: letters, digits and '_'",
         "tocsin.yaml:4: integrations[2].settings.group_by[0]: 'host name' is not a label name: letters, digits, '_', "
         "'.' and '-', not starting with a digit",

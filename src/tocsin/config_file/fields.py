@@ -149,7 +149,7 @@ MatcherText = Annotated[str, AfterValidator(_matcher)]
 Matchers = Annotated[list[MatcherText], BeforeValidator(_matchers), Field(max_length=50)]
 Label = Annotated[str, AfterValidator(_label)]
 EnvName = Annotated[str, AfterValidator(_env_name)]
-IntegrationKind = Literal["native", "pagerduty", "alertmanager", "opsgenie", "grafana", "generic", "github"]
+IntegrationKind = Literal["native", "pagerduty", "alertmanager", "opsgenie", "grafana", "generic", "github", "sentry"]
 AutoResolve = Literal["monitoring", "resolve", "none"]
 
 

@@ -119,7 +119,8 @@ class IntegrationSettings(_Spec):
     # Alerts with the same values of these labels share an incident; none: one group per service.
     group_by: list[Label] = Field(default_factory=list)
     group_window: GroupWindow = timedelta(minutes=5)
-    # What an incident does once all its alerts have resolved.
+    # What an incident does once all its alerts have resolved (left out, a sentry project's
+    # incidents resolve: a crash group is resolved by a person saying "fixed").
     auto_resolve: AutoResolve = "monitoring"
     # The level when the sender's severity maps to none.
     default_severity: LevelName | None = None
@@ -130,6 +131,9 @@ class IntegrationSettings(_Spec):
     failures_in_a_row: int | None = None
     failures_in_window: int | None = None
     failure_window: Duration | None = None
+    # sentry only: a crash group's spike (domain.crashes); left out, 100 events in 10 minutes.
+    spike_events: int | None = Field(default=None, ge=2, le=1_000_000)
+    spike_minutes: int | None = Field(default=None, ge=1, le=7 * 24 * 60)
 
 
 class Integration(_Spec):

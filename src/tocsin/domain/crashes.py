@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -240,7 +241,7 @@ class SpikeRule:
     window: timedelta = timedelta(minutes=DEFAULT_SPIKE_MINUTES)
 
     @classmethod
-    def of(cls, settings: dict[str, Any]) -> SpikeRule:
+    def of(cls, settings: Mapping[str, Any]) -> SpikeRule:
         return cls(
             events=int(settings.get("spike_events", DEFAULT_SPIKE_EVENTS)),
             window=timedelta(minutes=int(settings.get("spike_minutes", DEFAULT_SPIKE_MINUTES))),

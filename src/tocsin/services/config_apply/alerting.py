@@ -17,6 +17,7 @@ from tocsin.clock import as_utc
 from tocsin.config_file import schema
 from tocsin.config_file.errors import Issue, Path
 from tocsin.domain import ci
+from tocsin.domain import crashes as crash_rules
 from tocsin.services import audit, directory, routing
 from tocsin.services import integrations as integrations_service
 from tocsin.services.actor import Actor
@@ -43,12 +44,15 @@ from tocsin.storage.repositories import directory as directory_repo
 # ---- integrations ---------------------------------------------------------------------
 
 
-def _integration_settings(spec: schema.IntegrationSettings) -> dict[str, Any]:
+def _integration_settings(spec: schema.IntegrationSettings, kind: str = "") -> dict[str, Any]:
     """The settings column of an integration, as `integrations.check_settings` reads it."""
+    auto_resolve = spec.auto_resolve
+    if kind == integrations_service.Kind.SENTRY.value and "auto_resolve" not in spec.model_fields_set:
+        auto_resolve = "resolve"  # as integrations.create makes a Sentry project
     settings: dict[str, Any] = {
         "group_by": list(spec.group_by),
         "group_window_s": int(spec.group_window.total_seconds()),
-        "auto_resolve": spec.auto_resolve,
+        "auto_resolve": auto_resolve,
     }
     if spec.default_severity is not None:
         settings["default_severity"] = spec.default_severity
@@ -61,6 +65,11 @@ def _integration_settings(spec: schema.IntegrationSettings) -> dict[str, Any]:
         settings["failures_in_window"] = spec.failures_in_window
     if spec.failure_window is not None:
         settings["failure_window_s"] = int(spec.failure_window.total_seconds())
+    # sentry's spike rule (domain.crashes.SETTINGS); integrations.check_settings checks the bounds.
+    if spec.spike_events is not None:
+        settings["spike_events"] = spec.spike_events
+    if spec.spike_minutes is not None:
+        settings["spike_minutes"] = spec.spike_minutes
     return settings
 
 
@@ -76,6 +85,10 @@ def _integration_values(kind: str, settings: Mapping[str, Any]) -> dict[str, Val
         "default_severity": settings.get("default_severity"),
         "mapping": [f"{name}={json_text(value)}" for name, value in sorted(mapping.items())],
     }
+    if kind == integrations_service.Kind.SENTRY.value:
+        spike = crash_rules.SpikeRule.of(settings)
+        values["spike_events"] = spike.events
+        values["spike_minutes"] = int(spike.window.total_seconds() // 60)
     if kind == integrations_service.Kind.GITHUB.value:
         thresholds = ci.thresholds_of(settings)
         values["failures_in_a_row"] = thresholds.in_a_row
@@ -115,7 +128,7 @@ def _integration(planning: Planning, index: int, spec: schema.Integration, row: 
     secret_usable, secret = _secret_from_env(planning, index, spec)
     if not usable or not secret_usable:
         return
-    settings = _integration_settings(spec.settings)
+    settings = _integration_settings(spec.settings, spec.kind)
     desired: dict[str, Value] = {
         **_integration_values(spec.kind, settings),
         "signing_secret": _secret_shown(spec, secret, row),
@@ -230,7 +243,7 @@ def _create_integration(
         managed=True,
     )
     # A key from the environment is one the user already has.
-    return IssuedKey(spec.service, made.row.name, spec.kind, made.key) if key is None else None
+    return IssuedKey(spec.service, made.row.name, spec.kind, made.key, made.row.id) if key is None else None
 
 
 def _update_integration(

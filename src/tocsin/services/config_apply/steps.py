@@ -70,6 +70,7 @@ class IssuedKey:
     name: str
     kind: str
     key: str
+    integration_id: int | None = None  # a Sentry project's DSN ends with it
 
 
 Run: TypeAlias = Callable[[Actor, datetime], IssuedKey | None]
