@@ -101,7 +101,7 @@ def test_the_next_good_ping_resolves_the_alert_and_a_later_miss_raises_a_new_one
     assert (resolved.status, resolved.resolved_at) == ("resolved", clock.now())
     incident = session.get(Incident, resolved.incident_id)
     assert incident is not None
-    assert incident.status == "monitoring"  # every alert of it cleared
+    assert incident.status == "resolved"  # every alert of it cleared, and a good ping is a recovery
     session.commit()
     assert status(client, personas, code) == "up"
 

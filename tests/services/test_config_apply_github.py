@@ -83,7 +83,7 @@ def test_apply_creates_the_integration_with_its_secret_and_thresholds_and_never_
     assert fields(planned, "api/GitHub") == {
         "kind": (None, "github"),
         "group_window": (None, "5m"),
-        "auto_resolve": (None, "monitoring"),
+        "auto_resolve": (None, "resolve"),  # CI green again is a recovery: its kind's default
         "failures_in_a_row": (None, 3),
         "failures_in_window": (None, 5),
         "failure_window": (None, "2h"),

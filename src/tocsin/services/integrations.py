@@ -72,16 +72,18 @@ class IntegrationRef:
     @classmethod
     def of(cls, row: models.Integration) -> IntegrationRef:
         settings = row.settings or {}
+        kind = Kind(row.kind)
         return cls(
             id=row.id,
             name=row.name,
-            kind=Kind(row.kind),
+            kind=kind,
             service_id=row.service_id,
             service_key=row.service.key,
             signing_secret=row.signing_secret,
             group_by=tuple(settings.get("group_by", ())),
             group_window=timedelta(seconds=int(settings.get("group_window_s", DEFAULT_GROUP_WINDOW.total_seconds()))),
-            auto_resolve=AutoResolve(settings.get("auto_resolve", AutoResolve.MONITOR.value)),
+            # Rows made before their kind's default was chosen read it too.
+            auto_resolve=AutoResolve(settings.get("auto_resolve", default_auto_resolve(kind).value)),
             default_severity=settings.get("default_severity"),
             settings=settings,
             disabled=row.disabled_at is not None,
@@ -137,12 +139,21 @@ def check_settings(kind: Kind, settings: dict[str, Any]) -> dict[str, Any]:
     return settings
 
 
+def default_auto_resolve(kind: Kind) -> AutoResolve:
+    """What an incident does when all its alerts of this kind have resolved, unless the
+    integration says otherwise. A monitoring alert that clears may clear for a while only, so
+    its incident is watched (`monitoring`). These kinds' recovery is definitive and resolves it
+    outright, as Uptime Kuma and healthchecks.io do: a crash group a person marked fixed, a check
+    that passed its successes before up, a heartbeat's good ping, CI green again or a good deploy."""
+    if kind in (Kind.SENTRY, Kind.CHECK, Kind.HEARTBEAT, Kind.GITHUB):
+        return AutoResolve.RESOLVE
+    return AutoResolve.MONITOR
+
+
 def _defaults(kind: Kind, settings: dict[str, Any]) -> dict[str, Any]:
-    # A crash group is resolved by a person saying "fixed", not by the crash going quiet:
-    # that resolves its incident outright rather than watching it.
-    if kind == Kind.SENTRY:
-        return {"auto_resolve": AutoResolve.RESOLVE.value, **settings}
-    return dict(settings)
+    # Written out where it is not the usual, so that what the API shows says so.
+    chosen = default_auto_resolve(kind)
+    return dict(settings) if chosen == AutoResolve.MONITOR else {"auto_resolve": chosen.value, **settings}
 
 
 def create(

@@ -47,8 +47,8 @@ from tocsin.storage.repositories import directory as directory_repo
 def _integration_settings(spec: schema.IntegrationSettings, kind: str = "") -> dict[str, Any]:
     """The settings column of an integration, as `integrations.check_settings` reads it."""
     auto_resolve = spec.auto_resolve
-    if kind == integrations_service.Kind.SENTRY.value and "auto_resolve" not in spec.model_fields_set:
-        auto_resolve = "resolve"  # as integrations.create makes a Sentry project
+    if kind and "auto_resolve" not in spec.model_fields_set:
+        auto_resolve = integrations_service.default_auto_resolve(integrations_service.Kind(kind)).value  # as the API
     settings: dict[str, Any] = {
         "group_by": list(spec.group_by),
         "group_window_s": int(spec.group_window.total_seconds()),
