@@ -180,23 +180,25 @@ def _apply(engine: Engine, config: Config, *, dry_run: bool, as_json: bool) -> N
 
 
 def _url(issued: IssuedKey) -> str:
-    """Where the sender posts, on the server `tocsin login` or TOCSIN_URL names, if any."""
+    """Where the sender posts: the address people reach Tocsin at (TOCSIN_PUBLIC_URL, as the
+    server's own links), else the server `tocsin login` or TOCSIN_URL names, if any."""
     from tocsin.cli.client import CliError, server_url
     from tocsin.services.integrations import sentry_dsn
     from tocsin.services.integrations import urls as integration_urls
 
-    try:
-        base = server_url() or "$TOCSIN_URL"
-    except CliError:
-        base = "$TOCSIN_URL"
+    base = os.environ.get("TOCSIN_PUBLIC_URL", "").strip()
+    if not base:
+        try:
+            base = server_url() or "$TOCSIN_URL"
+        except CliError:
+            base = "$TOCSIN_URL"
     if issued.kind == "heartbeat":
         return f"{base.rstrip('/')}/ping/{issued.key}"
     if issued.kind == "sentry" and issued.integration_id is not None:
-        # A DSN goes into code as it is: the public address when the server has one.
-        public = os.environ.get("TOCSIN_PUBLIC_URL", "").strip() or (base if "://" in base else "")
-        if not public:
+        # A DSN goes into code as it is: it needs a real address.
+        if "://" not in base:
             return f"https://{issued.key}@<tocsin host>/{issued.integration_id}"
-        return sentry_dsn(public, issued.key, issued.integration_id)
+        return sentry_dsn(base, issued.key, issued.integration_id)
     return next(iter(integration_urls(base, issued.kind, issued.key).values()))
 
 
