@@ -171,6 +171,9 @@ def update(
     only moves when the heartbeat is next due, so the engine judges it by the new rule from its
     next check on (and `late` reads off the new rule at once)."""
     row = get(session, ref)
+    # Locked as a ping batch locks it: the new due time is worked out from the state a ping
+    # committed, not from one read before it.
+    repo.lock(session, row)
     changes: dict[str, object] = {}
     if name is not None and name != row.name:
         _check_name(session, name, row)

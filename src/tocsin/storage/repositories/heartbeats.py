@@ -77,6 +77,15 @@ def expire_loaded(session: Session, ids: Collection[int]) -> None:
             session.expire(item)
 
 
+def lock(session: Session, heartbeat: Heartbeat) -> None:
+    """Hold the row until the transaction ends (PostgreSQL), with its values read again under the lock."""
+    if _postgresql(session):
+        # The row alone: a refresh FOR UPDATE would lock through the service's outer join, which
+        # PostgreSQL refuses.
+        session.execute(select(_HEARTBEATS.c.id).where(_HEARTBEATS.c.id == heartbeat.id).with_for_update())
+        session.refresh(heartbeat)
+
+
 def by_name(session: Session, name: str) -> Heartbeat | None:
     return session.scalars(select(Heartbeat).where(Heartbeat.name == name)).one_or_none()
 
