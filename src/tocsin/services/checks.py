@@ -419,18 +419,7 @@ def windows(session: Session, row: models.Check, now: datetime) -> list[Window]:
 
 
 def _integration(session: Session, now: datetime, service: models.Service) -> integrations.IntegrationRef:
-    found = repo.check_integration(session, service.id)
-    if found is None:
-        found = integrations.create(
-            session,
-            Actor.system("checks"),
-            now,
-            service_key=service.key,
-            kind=integrations.Kind.CHECK.value,
-            name=f"{service.key} checks",
-            internal=True,
-        ).row
-    return integrations.IntegrationRef.of(found)
+    return integrations.internal(session, now, service, integrations.Kind.CHECK)
 
 
 def _signal(session: Session, now: datetime, row: models.Check, effect: domain.Effect, reason: str) -> bool:

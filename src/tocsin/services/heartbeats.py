@@ -465,18 +465,7 @@ def raise_due(session: Session, now: datetime, limit: int = 100) -> int:
 
 
 def _integration(session: Session, now: datetime, service: models.Service) -> integrations.IntegrationRef:
-    found = repo.heartbeat_integration(session, service.id)
-    if found is None:
-        found = integrations.create(
-            session,
-            Actor.system("heartbeats"),
-            now,
-            service_key=service.key,
-            kind=integrations.Kind.HEARTBEAT.value,
-            name=f"{service.key} heartbeats",
-            internal=True,
-        ).row
-    return integrations.IntegrationRef.of(found)
+    return integrations.internal(session, now, service, integrations.Kind.HEARTBEAT)
 
 
 def _signal(session: Session, now: datetime, row: models.Heartbeat, effect: domain.Effect, summary: str) -> bool:

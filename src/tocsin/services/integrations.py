@@ -172,7 +172,7 @@ def create(
 ) -> CreatedIntegration:
     """`key` keeps a key the sender already has (moving from PagerDuty: keep the routing
     keys in every tool); otherwise a new random one is made. `internal` is for the
-    integrations Tocsin makes for itself (heartbeats)."""
+    integrations Tocsin makes for itself (`internal`)."""
     service = directory.get_service(session, service_key)
     try:
         parsed = Kind(kind)
@@ -204,6 +204,26 @@ def create(
     audit.record(session, actor, now, "create", "integration", row.name, {"kind": parsed.value, "service": service.key})
     session.flush()
     return CreatedIntegration(row, key)
+
+
+def internal(session: Session, now: datetime, service: models.Service, kind: Kind) -> IntegrationRef:
+    """The door a service's own signals of an internal kind (its heartbeats, its checks) raise
+    their alerts through, made with the first of them: their alerts are routed, grouped, held
+    by maintenance windows and paged like any other."""
+    assert kind in INTERNAL_KINDS
+    found = repo.internal_integration(session, service.id, kind.value)
+    if found is None:
+        who = {Kind.HEARTBEAT: "heartbeats", Kind.CHECK: "checks"}[kind]
+        found = create(
+            session,
+            Actor.system(who),
+            now,
+            service_key=service.key,
+            kind=kind.value,
+            name=f"{service.key} {who}",
+            internal=True,
+        ).row
+    return IntegrationRef.of(found)
 
 
 def urls(base: str, kind: str, key: str, integration_id: int | None = None) -> dict[str, str]:

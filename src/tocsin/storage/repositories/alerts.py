@@ -364,3 +364,14 @@ def windows_between(session: Session, start: datetime, end: datetime) -> list[Ac
         .order_by(MaintenanceWindow.id)
     )
     return [ActiveWindow(*row) for row in rows]
+
+
+def internal_integration(session: Session, service_id: int, kind: str) -> Integration | None:
+    """The service's internal integration of this kind (its heartbeats', its checks')."""
+    return session.scalars(
+        select(Integration)
+        .options(joinedload(Integration.service))
+        .where(Integration.service_id == service_id, Integration.kind == kind)
+        .order_by(Integration.id)
+        .limit(1)
+    ).one_or_none()

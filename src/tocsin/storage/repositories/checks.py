@@ -18,7 +18,7 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, joinedload
 
-from tocsin.storage.models import Check, CheckResult, CheckRollup, Integration
+from tocsin.storage.models import Check, CheckResult, CheckRollup
 
 
 def _postgresql(session: Session) -> bool:
@@ -151,14 +151,3 @@ def release_claim(session: Session, check_id: int) -> None:
         .values(claimed_until=None, claimed_by=None)
         .execution_options(synchronize_session=False)
     )
-
-
-def check_integration(session: Session, service_id: int) -> Integration | None:
-    """The service's internal integration its checks raise alerts through."""
-    return session.scalars(
-        select(Integration)
-        .options(joinedload(Integration.service))
-        .where(Integration.service_id == service_id, Integration.kind == "check")
-        .order_by(Integration.id)
-        .limit(1)
-    ).one_or_none()

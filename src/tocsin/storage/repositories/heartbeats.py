@@ -16,7 +16,7 @@ from typing import Any, cast
 from sqlalchemy import Row, Table, bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session, joinedload
 
-from tocsin.storage.models import Heartbeat, HeartbeatPing, Integration
+from tocsin.storage.models import Heartbeat, HeartbeatPing
 
 _PINGS = cast(Table, HeartbeatPing.__table__)
 _HEARTBEATS = cast(Table, Heartbeat.__table__)
@@ -169,14 +169,3 @@ def claim_down(session: Session, heartbeat_id: int, due_at: datetime) -> bool:
         .execution_options(synchronize_session=False)
     )
     return bool(getattr(result, "rowcount", 0) == 1)
-
-
-def heartbeat_integration(session: Session, service_id: int) -> Integration | None:
-    """The service's internal integration its heartbeats raise alerts through."""
-    return session.scalars(
-        select(Integration)
-        .options(joinedload(Integration.service))
-        .where(Integration.service_id == service_id, Integration.kind == "heartbeat")
-        .order_by(Integration.id)
-        .limit(1)
-    ).one_or_none()
