@@ -9,8 +9,6 @@ transaction per batch instead of one per request.
 from __future__ import annotations
 
 import asyncio
-import queue
-import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
@@ -22,6 +20,7 @@ import structlog
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
+from tocsin.api.group_commit import GroupCommitWriter
 from tocsin.clock import Clock
 from tocsin.domain.alerts import Signal
 from tocsin.integrations import pagerduty
@@ -29,7 +28,6 @@ from tocsin.observability import INGEST_BATCHES, INGEST_SIGNALS
 from tocsin.services import alerts, changes
 from tocsin.services.ingest_config import SnapshotCache
 from tocsin.services.integrations import IntegrationRef, find_by_key, hash_key
-from tocsin.storage.db import writer_sessions
 
 log = structlog.get_logger(__name__)
 
@@ -67,17 +65,14 @@ class _Work:
 STATISTICS_AFTER = 1000
 
 
-class IngestWriter:
-    """One thread, one transaction per batch of requests."""
+class IngestWriter(GroupCommitWriter[_Work]):
+    """One thread, one transaction per batch of requests (`api.group_commit`); a batch holds
+    up to `max_batch` alerts."""
+
+    thread_name = "tocsin-ingest"
 
     def __init__(self, sessions: sessionmaker[Session], clock: Clock, max_batch: int = 2000) -> None:
-        self._sessions = writer_sessions(sessions)
-        # Its own engine, when it got one: closed as the writer stops.
-        self._own_engine = self._sessions.kw["bind"] if self._sessions is not sessions else None
-        self._clock = clock
-        self._max_batch = max_batch
-        self._queue: queue.Queue[_Work | None] = queue.Queue()
-        self._thread: threading.Thread | None = None
+        super().__init__(sessions, clock, max_batch)
         # Scheme, rules, windows and services, re-read every few seconds rather than per batch.
         self.config = SnapshotCache()
         # Called after a commit that declared an incident: wakes the engine, so the
@@ -93,30 +88,6 @@ class IngestWriter:
         # Alerts this writer created, and how many more make it refresh the statistics.
         self._created = 0
         self._statistics_at = STATISTICS_AFTER
-        # The app's lifespan can be entered more than once (a test client and a
-        # schema fuzzer on one app): one thread, stopped when the last one leaves.
-        self._users = 0
-        self._lock = threading.Lock()
-
-    def start(self) -> None:
-        with self._lock:
-            self._users += 1
-            if self._users > 1:
-                return
-            self._thread = threading.Thread(target=self._run, name="tocsin-ingest", daemon=True)
-            self._thread.start()
-
-    def stop(self) -> None:
-        with self._lock:
-            self._users -= 1
-            if self._users > 0:
-                return
-        # Work already queued is committed before the thread ends.
-        self._queue.put(None)
-        if self._thread is not None:
-            self._thread.join(timeout=30)
-        if self._own_engine is not None:
-            self._own_engine.dispose()  # a later start() connects again
 
     async def record_change(self, integration: IntegrationRef, event: pagerduty.ChangeEvent, body: bytes) -> None:
         """Change events are rare: committed on their own, off the event loop."""
@@ -154,30 +125,11 @@ class IngestWriter:
         work = _Work(integration, signals)
         if on_done is not None:
             work.done.add_done_callback(on_done)
-        self._queue.put(work)
+        self._put(work)
         return work.done
 
-    def _run(self) -> None:
-        while True:
-            first = self._queue.get()
-            if first is None:
-                return
-            batch = [first]
-            size = len(first.signals)
-            stop = False
-            while size < self._max_batch:
-                try:
-                    more = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if more is None:
-                    stop = True
-                    break
-                batch.append(more)
-                size += len(more.signals)
-            self._commit(batch)
-            if stop:
-                return
+    def _size(self, work: _Work) -> int:
+        return len(work.signals)
 
     def _commit(self, batch: list[_Work]) -> None:
         now = self._clock.now()

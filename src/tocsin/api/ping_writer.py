@@ -3,9 +3,9 @@
 A ping is one small write, and a fleet of cron jobs and workers sends thousands
 a second. One transaction each spends most of its time waiting for the commit
 (the WAL flush) and, on SQLite, for the single write lock. Here a request hands
-its ping over and waits for the commit that holds it, as alerts do in
-`api.ingest.IngestWriter`, so `200 OK` still means "durably stored", while the
-database sees one transaction per batch.
+its ping over and waits for the commit that holds it (`api.group_commit`, as
+alerts and crash reports do), so `200 OK` still means "durably stored", while
+the database sees one transaction per batch.
 
 A batch that fails is retried ping by ping, so one bad ping (a heartbeat deleted
 under it, say) does not fail its neighbours.
@@ -15,17 +15,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import queue
-import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import structlog
 from sqlalchemy.orm import Session, sessionmaker
 
+from tocsin.api.group_commit import GroupCommitWriter
 from tocsin.clock import Clock
 from tocsin.services import heartbeats
-from tocsin.storage.db import writer_sessions
 
 log = structlog.get_logger(__name__)
 
@@ -41,71 +39,25 @@ class _Work:
     done: asyncio.Future[Outcome]
 
 
-class PingWriter:
+class PingWriter(GroupCommitWriter[_Work]):
+    thread_name = "tocsin-pings"
+
     def __init__(self, sessions: sessionmaker[Session], clock: Clock, max_batch: int = 1000) -> None:
-        self._sessions = writer_sessions(sessions)
-        self._own_engine = self._sessions.kw["bind"] if self._sessions is not sessions else None
-        self._clock = clock
-        self._max_batch = max_batch
-        self._queue: queue.Queue[_Work | None] = queue.Queue()
-        self._thread: threading.Thread | None = None
+        super().__init__(sessions, clock, max_batch)
         # Called after a commit whose pings declared an incident: the engine pages now.
         self.on_opened: Callable[[], None] | None = None
-        # The app's lifespan can be entered more than once (a test client and a schema fuzzer).
-        self._users = 0
-        self._lock = threading.Lock()
-
-    def start(self) -> None:
-        with self._lock:
-            self._users += 1
-            if self._users > 1:
-                return
-            self._thread = threading.Thread(target=self._run, name="tocsin-pings", daemon=True)
-            self._thread.start()
-
-    def stop(self) -> None:
-        with self._lock:
-            self._users -= 1
-            if self._users > 0:
-                return
-        self._queue.put(None)  # pings already queued are committed first
-        if self._thread is not None:
-            self._thread.join(timeout=30)
-            self._thread = None
-        if self._own_engine is not None:
-            self._own_engine.dispose()
 
     async def submit(self, heartbeat_uuid: str, ping: heartbeats.Ping) -> heartbeats.PingResult | None:
         """Once committed: what the ping did, or None for an unknown uuid."""
-        if self._thread is None:
+        if not self.running:
             # Not started (an app used without its lifespan): a transaction of its own.
             return await asyncio.to_thread(self._write_alone, heartbeat_uuid, ping)
         loop = asyncio.get_running_loop()
         work = _Work(heartbeat_uuid, ping, loop, loop.create_future())
-        self._queue.put(work)
+        self._put(work)
         return await work.done
 
-    def _run(self) -> None:
-        while True:
-            first = self._queue.get()
-            if first is None:
-                return
-            batch = [first]
-            stop = False
-            while len(batch) < self._max_batch:
-                try:
-                    more = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if more is None:
-                    stop = True
-                    break
-                batch.append(more)
-            self._commit(batch)
-            if stop:
-                return
-
-    def _commit(self, batch: Sequence[_Work]) -> None:
+    def _commit(self, batch: list[_Work]) -> None:
         try:
             with self._sessions() as session:
                 results = heartbeats.record_pings(
