@@ -55,6 +55,7 @@ from tocsin.engine.modules import default_modules
 from tocsin.engine.runner import Runner
 from tocsin.observability import HTTP_LATENCY, HTTP_REQUESTS, configure_logging
 from tocsin.storage.db import make_engine, make_sessionmaker
+from tocsin.web import site as web_site
 
 log = structlog.get_logger("tocsin.http")
 
@@ -278,6 +279,7 @@ def create_app(
     ):
         app.include_router(module.router)
     app.mount(operations.DOCS_STATIC, StaticFiles(directory=str(swagger_ui_path)), name="docs-static")
+    web_site.install(app)
 
     app.max_body_bytes = settings.max_body_bytes
     return app

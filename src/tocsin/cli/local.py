@@ -81,6 +81,8 @@ def serve(
         # Printed once, to the terminal, never to the logs.
         console.print(
             f"\n[bold]First start.[/bold] Created admin {started.admin_email}.\n"
+            f"Web app: {settings.public_url}/login as {started.admin_email}, password (shown once):\n\n"
+            f"  {started.password}\n\n"
             f"Admin API token (shown once, store it now):\n\n  {started.token}\n\n"
             f"  export TOCSIN_URL=http://{host or settings.host}:{port or settings.port}\n"
             f"  export TOCSIN_TOKEN={started.token}\n",
@@ -200,3 +202,35 @@ def token_create(
             raise fail(exc.message) from None
         session.commit()
     console.print(issued.secret, highlight=False, soft_wrap=True)
+
+
+user_app = typer.Typer(help="Users (local: works on the database directly).", no_args_is_help=True)
+
+
+@user_app.command("set-password")
+def user_set_password(
+    email: Annotated[str, typer.Argument(help="The user's e-mail")],
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input (else one is generated)")
+    ] = False,
+) -> None:
+    """Set a user's web password (printed when generated) and end their web sessions."""
+    from tocsin.errors import TocsinError
+    from tocsin.services import passwords
+    from tocsin.services.actor import Actor
+    from tocsin.storage.db import make_engine, make_sessionmaker
+
+    password = sys.stdin.readline().rstrip("\r\n") if password_stdin else passwords.generate()
+    settings = Settings.from_env()
+    engine = make_engine(settings.database_url)
+    clock = clock_from_env(dict(os.environ))
+    with make_sessionmaker(engine)() as session:
+        try:
+            passwords.set_password(session, Actor.system("cli"), clock.now(), email, password)
+        except TocsinError as exc:
+            raise fail(exc.message) from None
+        session.commit()
+    if password_stdin:
+        console.print(f"Password set for {email}.", highlight=False)
+    else:
+        console.print(password, highlight=False, soft_wrap=True)

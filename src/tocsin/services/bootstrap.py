@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from tocsin.services import directory, severities, tokens
+from tocsin.services import directory, passwords, severities, tokens
 from tocsin.services.actor import Actor
 from tocsin.storage.repositories import directory as directory_repo
 
@@ -16,6 +16,7 @@ from tocsin.storage.repositories import directory as directory_repo
 class FirstStart:
     admin_email: str
     token: str
+    password: str
 
 
 def ensure_defaults(session: Session) -> None:
@@ -23,11 +24,14 @@ def ensure_defaults(session: Session) -> None:
 
 
 def first_start(session: Session, now: datetime, admin_email: str) -> FirstStart | None:
-    """Create the admin and its token when the database has no users yet; None afterwards."""
+    """Create the admin, its API token and its web password when the database has no
+    users yet; None afterwards."""
     ensure_defaults(session)
     if directory_repo.count_users(session) > 0:
         return None
     system = Actor.system("first-start")
-    directory.create_user(session, system, now, email=admin_email, name="Administrator", role="admin")
+    admin = directory.create_user(session, system, now, email=admin_email, name="Administrator", role="admin")
+    password = passwords.generate()
+    admin.password_hash = passwords.hash_password(password)
     issued = tokens.create(session, system, now, user_email=admin_email, name="first-start", scope="admin")
-    return FirstStart(admin_email, issued.secret)
+    return FirstStart(admin_email, issued.secret, password)
