@@ -1,4 +1,5 @@
-"""Fixtures for tests against real third-party programs: Debian's Prometheus Alertmanager.
+"""Fixtures for tests against real third-party programs: Debian's Prometheus Alertmanager,
+and Debian's Chromium driven by Playwright for the browser tests.
 
 A missing program skips its tests locally and fails them under CI=true, as a
 missing PostgreSQL does, so a CI without the package cannot pass by skipping.
@@ -12,9 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
 from tests.conftest import IN_CI
-from tests.support import alertmanager
+from tests.support import alertmanager, browser
 from tests.support.alertmanager import Alertmanager
 
 StartAlertmanager = Callable[[Mapping[str, Any]], Alertmanager]
@@ -44,3 +46,41 @@ def start_alertmanager(alertmanager_binary: Path, tmp_path: Path) -> Iterator[St
             return stack.enter_context(alertmanager.running(alertmanager_binary, workdir, settings))
 
         yield start
+
+
+@pytest.fixture(scope="session")
+def chromium_binary() -> Path:
+    found = browser.find_chromium()
+    if found is None:
+        message = (
+            f"Browser tests need Debian's chromium at {browser.CHROMIUM} "
+            "(run scripts/debian-deps, or `make test`; Playwright never downloads a browser here)"
+        )
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    return found
+
+
+@pytest.fixture(scope="session")
+def chromium(chromium_binary: Path) -> Iterator[Browser]:
+    """One headless Chromium for the whole session; each test gets its own context."""
+    with sync_playwright() as playwright:
+        launched = browser.launch(playwright, chromium_binary)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def browser_context(chromium: Browser) -> Iterator[BrowserContext]:
+    """A fresh profile (no cookies) at a desktop's size, in light mode."""
+    context = chromium.new_context(viewport=browser.DESKTOP, color_scheme="light")  # type: ignore[arg-type]
+    context.set_default_timeout(browser.TIMEOUT_MS)
+    context.set_default_navigation_timeout(browser.TIMEOUT_MS)
+    yield context
+    context.close()
+
+
+@pytest.fixture
+def page(browser_context: BrowserContext) -> Page:
+    return browser_context.new_page()
