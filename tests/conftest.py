@@ -2,7 +2,9 @@
 
 Every test that touches the database runs twice, on SQLite and on PostgreSQL.
 PostgreSQL comes from TOCSIN_TEST_PG_URL (scripts/test-postgres starts Debian's
-server and prints it). Without one, PostgreSQL runs are skipped locally and
+server and prints it); each pytest run works in a database of its own, made from
+that URL's and dropped at the end, so two runs at once (CI beside a developer's
+loop) never truncate each other's tables. Without one, PostgreSQL runs are skipped locally and
 fail under CI=true, so a CI without its database cannot pass by skipping.
 """
 
@@ -19,7 +21,7 @@ from pathlib import Path
 import pytest
 import structlog
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, create_engine, make_url, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.support.server import ServerProcess, start_server
@@ -68,16 +70,30 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def pg_engine() -> Iterator[Engine]:
+def pg_url() -> Iterator[str]:
+    """This run's own PostgreSQL database, made next to TOCSIN_TEST_PG_URL's."""
     if not PG_URL:
         message = "PostgreSQL tests need TOCSIN_TEST_PG_URL (run `make test`, which starts PostgreSQL)"
         if IN_CI:
             pytest.fail(message)
         pytest.skip(message)
-    engine = make_engine(PG_URL)
-    with engine.begin() as connection:
-        connection.execute(text("DROP SCHEMA public CASCADE"))
-        connection.execute(text("CREATE SCHEMA public"))
+    base = make_url(PG_URL)
+    name = f"{base.database}_{os.getpid()}"
+    admin = create_engine(base.set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield base.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_engine(pg_url: str) -> Iterator[Engine]:
+    engine = make_engine(pg_url)
     migrate.upgrade(engine)
     yield engine
     engine.dispose()
@@ -106,7 +122,7 @@ def db_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return f"sqlite:///{target}"
     engine: Engine = request.getfixturevalue("pg_engine")
     _reset_postgres(engine)
-    return PG_URL
+    return str(request.getfixturevalue("pg_url"))
 
 
 @pytest.fixture

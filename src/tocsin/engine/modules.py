@@ -11,6 +11,7 @@ from tocsin.engine.handoffs import Handoffs
 from tocsin.engine.heartbeats import Heartbeats
 from tocsin.engine.response_targets import ResponseTargets
 from tocsin.engine.runner import Module, SelfManaged
+from tocsin.engine.web_sessions import WebSessionPruning
 
 
 def default_modules(settings: Settings) -> list[Module | SelfManaged]:
@@ -27,4 +28,5 @@ def default_modules(settings: Settings) -> list[Module | SelfManaged]:
         ChannelPosts(settings.public_url),
         Deliveries.from_settings(settings),
         CheckRetention(CheckSettings.from_env().retention),
+        WebSessionPruning(),
     ]
