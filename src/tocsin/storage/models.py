@@ -1014,3 +1014,142 @@ class WebSession(Base):
 
     user: Mapped[User] = relationship()
 
+
+# ---- Public status page: components, maintenance, subscribers ----------------------------
+
+
+class StatusPageSettings(Base):
+    """The page itself (one row, id 1): its title and address, and `generation`, bumped by
+    every change to the page's own tables so caches in other processes see it (services.status_page)."""
+
+    __tablename__ = "status_page_settings"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    url: Mapped[str] = mapped_column(String(500), default="")
+    time_zone: Mapped[str] = mapped_column(String(64), default="UTC")
+    generation: Mapped[int] = mapped_column(BigInteger, default=0)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class StatusPageGroup(Base):
+    __tablename__ = "status_page_groups"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    key: Mapped[str] = mapped_column(String(100), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    managed: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class StatusPageComponent(Base):
+    """Something customers see as working or not. Its status is derived (domain.status_page)
+    from the open incidents on its services, its checks and maintenance, unless `status_override` is set."""
+
+    __tablename__ = "status_page_components"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    key: Mapped[str] = mapped_column(String(100), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    group_id: Mapped[int | None] = mapped_column(ForeignKey("status_page_groups.id", ondelete="SET NULL"), index=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    status_override: Mapped[str | None] = mapped_column(String(30))
+    managed: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    group: Mapped[StatusPageGroup | None] = relationship()
+    services: Mapped[list[Service]] = relationship(secondary="status_page_component_services", order_by="Service.key")
+    checks: Mapped[list[Check]] = relationship(secondary="status_page_component_checks", order_by="Check.name")
+
+
+class StatusPageComponentService(Base):
+    __tablename__ = "status_page_component_services"
+
+    component_id: Mapped[int] = mapped_column(
+        ForeignKey("status_page_components.id", ondelete="CASCADE"), primary_key=True
+    )
+    service_id: Mapped[int] = mapped_column(ForeignKey("services.id", ondelete="CASCADE"), primary_key=True)
+
+
+class StatusPageComponentCheck(Base):
+    __tablename__ = "status_page_component_checks"
+
+    component_id: Mapped[int] = mapped_column(
+        ForeignKey("status_page_components.id", ondelete="CASCADE"), primary_key=True
+    )
+    check_id: Mapped[int] = mapped_column(ForeignKey("checks.id", ondelete="CASCADE"), primary_key=True)
+
+
+class StatusPageMaintenance(Base):
+    """Scheduled maintenance announced on the page (alert suppression is `maintenance_windows`)."""
+
+    __tablename__ = "status_page_maintenances"
+    __table_args__ = (Index("ix_status_page_maintenances_window", "ends_at", "starts_at"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    title: Mapped[str] = mapped_column(String(300))
+    description: Mapped[str] = mapped_column(Text, default="")
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    canceled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    components: Mapped[list[StatusPageComponent]] = relationship(
+        secondary="status_page_maintenance_components", order_by="StatusPageComponent.position"
+    )
+
+
+class StatusPageMaintenanceComponent(Base):
+    __tablename__ = "status_page_maintenance_components"
+
+    maintenance_id: Mapped[int] = mapped_column(
+        ForeignKey("status_page_maintenances.id", ondelete="CASCADE"), primary_key=True
+    )
+    component_id: Mapped[int] = mapped_column(
+        ForeignKey("status_page_components.id", ondelete="CASCADE"), primary_key=True
+    )
+
+
+class StatusPageSubscriber(Base):
+    """Someone told of every public update: an e-mail address (confirmed by a link first)
+    or a webhook URL. `token` is in every e-mail's unsubscribe link."""
+
+    __tablename__ = "status_page_subscribers"
+    __table_args__ = (UniqueConstraint("kind", "address"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10))  # email / webhook
+    address: Mapped[str] = mapped_column(String(2000))
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    confirm_token: Mapped[str | None] = mapped_column(String(64), unique=True)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    signing_secret: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class StatusPageDelivery(Base):
+    """One message owed to one subscriber, with the lifecycle of `notifications`:
+    pending → sending (until `deadline`) → sent | failed; `idempotency_key` is unique."""
+
+    __tablename__ = "status_page_deliveries"
+    __table_args__ = (Index("ix_status_page_deliveries_status_due", "status", "due_at"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("status_page_subscribers.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))  # confirm / notice
+    status: Mapped[str] = mapped_column(String(10))
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    deadline: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -1,0 +1,254 @@
+"""The public status page: HTML under /status, Statuspage's JSON under /api/v2, RSS and Atom.
+
+No authentication: everything here is public, and only what services.status_page_view
+makes public is printed. Every answer comes through the page's cache
+(web.status_cache): a hit is answered on the event loop with no database work, a
+miss reads and renders in a worker thread.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response
+from sqlalchemy.orm import Session
+
+from tocsin.api.deps import AppState
+from tocsin.services import status_page_view as view
+from tocsin.web import status_feeds, status_json
+from tocsin.web.status_cache import Rendered, StatusCache
+from tocsin.web.templating import templates
+
+router = APIRouter(include_in_schema=False)
+
+RECENT = timedelta(days=14)
+HTML = "text/html; charset=utf-8"
+JSON = "application/json"
+# Readers may keep an answer this long, then revalidate with the ETag (a 304 costs nothing).
+CACHE_CONTROL = "public, max-age=5"
+_cache_lock = threading.Lock()
+
+
+def cache_of(request: Request) -> StatusCache:
+    app_state = request.app.state
+    cache: StatusCache | None = getattr(app_state, "status_cache", None)
+    if cache is None:
+        with _cache_lock:
+            cache = getattr(app_state, "status_cache", None)
+            if cache is None:
+                state: AppState = app_state.tocsin
+                cache = StatusCache(state.sessions, state.clock)
+                app_state.status_cache = cache
+    return cache
+
+
+def _public_url(request: Request) -> str:
+    state: AppState = request.app.state.tocsin
+    return state.settings.public_url
+
+
+async def _serve(request: Request, key: str, render: Callable[[Session, datetime], Rendered]) -> Response:
+    cache = cache_of(request)
+    rendered = cache.peek(key)
+    if rendered is None:
+        rendered = await run_in_threadpool(cache.get, key, render)
+    headers = {"ETag": rendered.etag, "Cache-Control": CACHE_CONTROL}
+    if rendered.media_type == JSON:
+        # Statuspage's JSON is read by widgets on other sites.
+        headers["Access-Control-Allow-Origin"] = "*"
+    if rendered.status_code == 200 and rendered.etag in request.headers.get("if-none-match", ""):
+        return Response(status_code=304, headers=headers)
+    return Response(rendered.body, status_code=rendered.status_code, media_type=rendered.media_type, headers=headers)
+
+
+def _html(name: str, context: dict[str, Any], status_code: int = 200) -> Rendered:
+    body = templates.get_template(name).render(context).encode()
+    return Rendered.of(body, HTML, status_code)
+
+
+def _json(document: Any) -> Rendered:
+    return Rendered.of(orjson.dumps(document), JSON)
+
+
+# ---- HTML ------------------------------------------------------------------------------------
+
+
+@router.get("/status")
+async def status_home(request: Request) -> Response:
+    public_url = _public_url(request)
+
+    def render(session: Session, now: datetime) -> Rendered:
+        snapshot = view.snapshot(session, now, public_url)
+        recent = [i for i in view.incidents(session, limit=20) if i.resolved and i.updated_at >= now - RECENT]
+        return _html("status/home.html", {"page": snapshot.page, "snapshot": snapshot, "recent": recent})
+
+    return await _serve(request, "home", render)
+
+
+@router.get("/status/history")
+async def status_history(request: Request, page: str = "1") -> Response:
+    public_url = _public_url(request)
+    number = int(page) if page.isascii() and page.isdigit() and 0 < len(page) < 7 else 0
+
+    def render(session: Session, now: datetime) -> Rendered:
+        about = view.page(session, public_url, now)
+        if number < 1:
+            return _message(about, "Not found", "There is no such page of the history.", 404)
+        incidents, total = view.history(session, number)
+        pages = max(1, -(-total // view.HISTORY_PAGE))
+        if number > pages:
+            return _message(about, "Not found", "There is no such page of the history.", 404)
+        context = {
+            "page": about,
+            "incidents": incidents,
+            "names": view.component_names(session),
+            "number": number,
+            "pages": pages,
+        }
+        return _html("status/history.html", context)
+
+    return await _serve(request, f"history:{number}", render)
+
+
+@router.get("/status/incidents/{incident_id}")
+async def status_incident(request: Request, incident_id: str) -> Response:
+    public_url = _public_url(request)
+    number = int(incident_id) if incident_id.isascii() and incident_id.isdigit() and len(incident_id) < 19 else None
+
+    def render(session: Session, now: datetime) -> Rendered:
+        about = view.page(session, public_url, now)
+        found = view.incident(session, number) if number is not None else None
+        if found is None:
+            return _message(about, "Not found", "There is no such incident on this page.", 404)
+        context = {"page": about, "incident": found, "names": view.component_names(session)}
+        return _html("status/incident.html", context)
+
+    return await _serve(request, f"incident:{number}", render)
+
+
+def _message(page: view.Page, heading: str, text: str, status_code: int = 200, **extra: Any) -> Rendered:
+    return _html("status/message.html", {"page": page, "heading": heading, "text": text, **extra}, status_code)
+
+
+# ---- feeds ----------------------------------------------------------------------------------
+
+
+@router.get("/status/feed.rss")
+async def status_rss(request: Request) -> Response:
+    public_url = _public_url(request)
+
+    def render(session: Session, now: datetime) -> Rendered:
+        body = status_feeds.rss(view.page(session, public_url, now), view.incidents(session), now)
+        return Rendered.of(body, "application/rss+xml; charset=utf-8")
+
+    return await _serve(request, "rss", render)
+
+
+@router.get("/status/feed.atom")
+async def status_atom(request: Request) -> Response:
+    public_url = _public_url(request)
+
+    def render(session: Session, now: datetime) -> Rendered:
+        body = status_feeds.atom(view.page(session, public_url, now), view.incidents(session), now)
+        return Rendered.of(body, "application/atom+xml; charset=utf-8")
+
+    return await _serve(request, "atom", render)
+
+
+# ---- Statuspage's JSON ------------------------------------------------------------------------
+
+
+def _snapshot_json(request: Request, key: str, build: Callable[[view.Snapshot], dict[str, Any]]) -> Awaitable[Response]:
+    public_url = _public_url(request)
+
+    def render(session: Session, now: datetime) -> Rendered:
+        return _json(build(view.snapshot(session, now, public_url, bars=False)))
+
+    return _serve(request, key, render)
+
+
+@router.get("/api/v2/summary.json")
+async def summary_json(request: Request) -> Response:
+    return await _snapshot_json(request, "summary.json", status_json.summary)
+
+
+@router.get("/api/v2/status.json")
+async def status_json_doc(request: Request) -> Response:
+    return await _snapshot_json(
+        request, "status.json", lambda s: {"page": status_json.page(s.page), "status": status_json.status(s)}
+    )
+
+
+@router.get("/api/v2/components.json")
+async def components_json(request: Request) -> Response:
+    return await _snapshot_json(
+        request,
+        "components.json",
+        lambda s: {"page": status_json.page(s.page), "components": status_json.components(s)},
+    )
+
+
+@router.get("/api/v2/incidents/unresolved.json")
+async def unresolved_json(request: Request) -> Response:
+    return await _snapshot_json(
+        request,
+        "incidents/unresolved.json",
+        lambda s: {
+            "page": status_json.page(s.page),
+            "incidents": [
+                status_json.incident(i, s.component_names, f"{s.page.url}/incidents/{i.id}") for i in s.incidents
+            ],
+        },
+    )
+
+
+@router.get("/api/v2/incidents.json")
+async def incidents_json(request: Request) -> Response:
+    public_url = _public_url(request)
+
+    def render(session: Session, now: datetime) -> Rendered:
+        about = view.page(session, public_url, now)
+        names = view.component_names(session)
+        listed = [status_json.incident(i, names, f"{about.url}/incidents/{i.id}") for i in view.incidents(session)]
+        return _json({"page": status_json.page(about), "incidents": listed})
+
+    return await _serve(request, "incidents.json", render)
+
+
+def _maintenances_json(
+    request: Request, key: str, wanted: Callable[[view.PublicMaintenance], bool]
+) -> Awaitable[Response]:
+    public_url = _public_url(request)
+
+    def render(session: Session, now: datetime) -> Rendered:
+        about = view.page(session, public_url, now)
+        names = view.component_names(session)
+        listed = [
+            status_json.maintenance(m, names, about.url)
+            for m in reversed(view.all_maintenances(session, now))
+            if wanted(m)
+        ]
+        return _json({"page": status_json.page(about), "scheduled_maintenances": listed})
+
+    return _serve(request, key, render)
+
+
+@router.get("/api/v2/scheduled-maintenances.json")
+async def maintenances_json(request: Request) -> Response:
+    return await _maintenances_json(request, "scheduled-maintenances.json", lambda m: True)
+
+
+@router.get("/api/v2/scheduled-maintenances/upcoming.json")
+async def upcoming_json(request: Request) -> Response:
+    return await _maintenances_json(request, "upcoming.json", lambda m: m.status.value == "scheduled")
+
+
+@router.get("/api/v2/scheduled-maintenances/active.json")
+async def active_json(request: Request) -> Response:
+    return await _maintenances_json(request, "active.json", lambda m: m.status.value == "in_progress")
