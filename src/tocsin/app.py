@@ -44,6 +44,7 @@ from tocsin.api.routes import (
     operations,
     paging,
     simulate,
+    status_page,
     tokens,
 )
 from tocsin.clock import Clock
@@ -276,6 +277,7 @@ def create_app(
         changes,
         crashes,
         checks,
+        status_page,
     ):
         app.include_router(module.router)
     app.mount(operations.DOCS_STATIC, StaticFiles(directory=str(swagger_ui_path)), name="docs-static")

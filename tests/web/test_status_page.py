@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.conftest import Personas
@@ -14,6 +15,7 @@ from tests.web.status_support import SYSTEM, declare, live, move, page, update
 from tocsin.clock import FrozenClock
 from tocsin.services import checks, status_page
 from tocsin.storage import models
+from tocsin.storage.repositories import status_page as status_repo
 
 __all__ = ["live", "page"]  # fixtures
 
@@ -267,10 +269,17 @@ def test_the_cache_answers_from_memory_until_the_stamp_is_read_again(
     assert summary(client)["status"]["indicator"] == "none"
     assert summary(client)["status"]["indicator"] == "none"
     assert cache.renders == 1
-    with sessions() as db:
-        status_page.set_status(db, SYSTEM, clock.now(), "docs", "major_outage")
+    with sessions() as db:  # as another process would: its commit is not counted here
+        row = db.scalars(select(models.StatusPageComponent).where(models.StatusPageComponent.key == "docs")).one()
+        row.status_override = "major_outage"
+        status_repo.bump(db, clock.now())
         db.commit()
     assert summary(client)["status"]["indicator"] == "none"  # within the second: from memory
     now[0] += 1.0
     assert summary(client)["status"]["indicator"] == "critical"
     assert cache.renders == 2
+    # A change this process commits through the services is seen at once.
+    with sessions() as db:
+        status_page.set_status(db, SYSTEM, clock.now(), "docs", None)
+        db.commit()
+    assert summary(client)["status"]["indicator"] == "none"

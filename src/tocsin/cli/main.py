@@ -20,6 +20,7 @@ from tocsin.cli import (
     paging,
     remote,
     simulate,
+    status_page,
 )
 
 app = typer.Typer(
@@ -47,6 +48,7 @@ heartbeats.register(app)
 checks.register(app)
 crashes.register(app)
 changes.register(app)
+status_page.register(app)
 
 
 @app.command()

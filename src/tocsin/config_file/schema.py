@@ -25,6 +25,7 @@ from pydantic_core import ErrorDetails
 from tocsin.config_file import channels, paging
 from tocsin.config_file import checks as check_specs
 from tocsin.config_file import heartbeats as heartbeat_specs
+from tocsin.config_file import status_page as status_page_specs
 from tocsin.config_file.channels import Channel
 from tocsin.config_file.errors import InvalidConfig, Issue, Path, format_path
 from tocsin.config_file.fields import (
@@ -197,6 +198,7 @@ class Document(_Spec):
     channels: list[Channel] | None = None
     heartbeats: list[heartbeat_specs.Heartbeat] | None = None
     checks: list[check_specs.Check] | None = None
+    status_page: status_page_specs.StatusPage | None = None
 
     @field_validator("*", mode="before")
     @classmethod
@@ -354,6 +356,8 @@ def check(document: Document) -> list[Issue]:
         issues += _duplicates(("checks",), "name", [probe.name for probe in document.checks], "check")
         for index, probe in enumerate(document.checks):
             issues += check_specs.check_check(("checks", index), probe)
+    if document.status_page is not None:
+        issues += status_page_specs.check_status_page(("status_page",), document.status_page)
     return issues
 
 

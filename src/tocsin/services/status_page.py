@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from tocsin.domain.naming import key_problem, time_zone_problem
@@ -26,6 +27,23 @@ from tocsin.storage.repositories import status_page as repo
 
 STATUSES = tuple(status.value for status in ComponentStatus)
 MAX_MAINTENANCE = timedelta(days=31)
+
+# Changes committed by this process: the page's cache here looks at the database again at
+# once instead of within its second (web.status_cache), so whoever made a change sees it.
+_local_changes = [0]
+
+
+def local_changes() -> int:
+    return _local_changes[0]
+
+
+def _changed(session: Session, now: datetime) -> None:
+    repo.bump(session, now)
+    event.listen(session, "after_commit", _count_local_change, once=True)
+
+
+def _count_local_change(_session: Session) -> None:
+    _local_changes[0] += 1
 
 
 # ---- the page -----------------------------------------------------------------------------
@@ -65,7 +83,7 @@ def configure(
     if time_zone is not None:
         row.time_zone = time_zone
     session.flush()
-    repo.bump(session, now)
+    _changed(session, now)
     audit.record(session, actor, now, "configure", "status_page", "page")
     session.flush()
     return row
@@ -112,7 +130,7 @@ def save_group(
     group.position = position
     group.managed = managed
     group.updated_at = now
-    repo.bump(session, now)
+    _changed(session, now)
     audit.record(session, actor, now, "save", "status_page_group", key)
     session.flush()
     return group
@@ -122,7 +140,7 @@ def delete_group(session: Session, actor: Actor, now: datetime, key: str) -> Non
     """Its components stay, ungrouped."""
     group = get_group(session, key)
     session.delete(group)
-    repo.bump(session, now)
+    _changed(session, now)
     audit.record(session, actor, now, "delete", "status_page_group", key)
     session.flush()
 
@@ -188,7 +206,7 @@ def create_component(
     component = models.StatusPageComponent(key=key, created_at=now, managed=managed)
     _apply(component, spec, group, services, checks, now)
     session.add(component)
-    repo.bump(session, now)
+    _changed(session, now)
     audit.record(session, actor, now, "create", "status_page_component", key)
     session.flush()
     return component
@@ -208,7 +226,7 @@ def update_component(
     _apply(component, spec, group, services, checks, now)
     if managed is not None:
         component.managed = managed
-    repo.bump(session, now)
+    _changed(session, now)
     audit.record(session, actor, now, "update", "status_page_component", key)
     session.flush()
     return component
@@ -241,7 +259,7 @@ def set_status(
     previous = component.status_override
     component.status_override = status
     component.updated_at = now
-    repo.bump(session, now)
+    _changed(session, now)
     audit.record(session, actor, now, "set_status", "status_page_component", key, {"from": previous, "to": status})
     session.flush()
     return component
@@ -250,7 +268,7 @@ def set_status(
 def delete_component(session: Session, actor: Actor, now: datetime, key: str) -> None:
     component = get_component(session, key)
     session.delete(component)
-    repo.bump(session, now)
+    _changed(session, now)
     audit.record(session, actor, now, "delete", "status_page_component", key)
     session.flush()
 
@@ -291,7 +309,7 @@ def schedule_maintenance(
     )
     maintenance.components = rows
     session.add(maintenance)
-    repo.bump(session, now)
+    _changed(session, now)
     session.flush()
     audit.record(session, actor, now, "schedule", "status_page_maintenance", str(maintenance.id))
     session.flush()
@@ -309,6 +327,6 @@ def cancel_maintenance(session: Session, actor: Actor, now: datetime, maintenanc
         raise NotFound(f"no scheduled maintenance {maintenance_id}", field="maintenance")
     maintenance.canceled_at = now
     maintenance.updated_at = now
-    repo.bump(session, now)
+    _changed(session, now)
     audit.record(session, actor, now, "cancel", "status_page_maintenance", str(maintenance_id))
     session.flush()

@@ -10,7 +10,8 @@ plus the clock's minute, so maintenance starting and the uptime bars move on
 without a write. The stamp is read at most once per `check_every` seconds
 (1 s by default): between two reads every request is answered from memory with
 no database work, and a change made by any process, on SQLite or PostgreSQL, is
-seen within that second. When the stamp differs, everything is rendered again
+seen within that second; one committed by this process (the status page's services
+count their commits) is seen at once. When the stamp differs, everything is rendered again
 on demand.
 
 Every answer carries an ETag (a hash of the bytes), so a reader that sends it
@@ -29,6 +30,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session, sessionmaker
 
 from tocsin.clock import Clock
+from tocsin.services.status_page import local_changes
 from tocsin.storage.repositories import status_page as repo
 
 CHECK_EVERY = 1.0
@@ -66,20 +68,25 @@ class StatusCache:
         self._lock = threading.Lock()
         self._stamp: Hashable = None  # what the page looked like at the last look
         self._checked_at = float("-inf")
+        self._seen_local = local_changes()
         self._entries: dict[str, Rendered] = {}
         self.renders = 0  # how many times something was rendered (tests and the benchmark read it)
 
     def peek(self, key: str) -> Rendered | None:
         """The cached answer while the stamp was read less than `check_every` ago; no I/O."""
-        if self.timer() - self._checked_at >= self.check_every:
+        if self._stale():
             return None
         return self._entries.get(key)
+
+    def _stale(self) -> bool:
+        return self.timer() - self._checked_at >= self.check_every or local_changes() != self._seen_local
 
     def get(self, key: str, render: Render) -> Rendered:
         """The answer for `key`: from memory if the page has not changed, else rendered now.
         Blocking (database work): call it from a thread, not the event loop."""
         with self.sessions() as session:
-            if self.timer() - self._checked_at >= self.check_every:
+            if self._stale():
+                seen = local_changes()  # before the stamp: a change committed after it is seen next time
                 now = self.clock.now()
                 stamp: Hashable = (repo.version(session), now.replace(second=0, microsecond=0))
                 with self._lock:
@@ -87,6 +94,7 @@ class StatusCache:
                         self._entries = {}
                         self._stamp = stamp
                     self._checked_at = self.timer()
+                    self._seen_local = seen
             found = self._entries.get(key)
             if found is not None:
                 return found

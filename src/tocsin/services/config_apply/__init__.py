@@ -45,6 +45,7 @@ from tocsin.services.actor import Actor
 from tocsin.services.config_apply import alerting, channels, directory, paging, severities
 from tocsin.services.config_apply import checks as check_plans
 from tocsin.services.config_apply import heartbeats as heartbeat_plans
+from tocsin.services.config_apply import status_page as status_page_plans
 from tocsin.services.config_apply.references import check_references
 from tocsin.services.config_apply.steps import (
     Action,
@@ -119,6 +120,9 @@ def plan(
     # After services: a check names its service.
     if document.checks is not None:
         check_plans.plan_checks(planning, document.checks)
+    # After services and checks: a component names both.
+    if document.status_page is not None:
+        status_page_plans.plan_status_page(planning, document.status_page)
     check_references(planning)
     if planning.issues:
         raise InvalidConfig(planning.issues)
