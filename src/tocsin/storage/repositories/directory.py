@@ -29,6 +29,11 @@ def count_users(session: Session) -> int:
     return session.scalar(select(func.count()).select_from(User)) or 0
 
 
+def count_active_admins(session: Session) -> int:
+    query = select(func.count()).select_from(User).where(User.role == "admin", User.active.is_(True))
+    return session.scalar(query) or 0
+
+
 def team_by_key(session: Session, key: str) -> Team | None:
     return session.scalar(select(Team).where(Team.key == key))
 

@@ -1,0 +1,59 @@
+"""What the settings pages list: users, teams with their members, integrations, channels.
+
+A page at a time (limit + offset, ordered by a unique indexed column), with what each
+row shows loaded in the same query or one more (selectinload), never a query per row.
+Asked for one more row than shown, so a page knows whether another follows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, joinedload, selectinload
+
+from tocsin.storage.models import Channel, Integration, Team, TeamMember, User
+
+
+def users_page(session: Session, *, offset: int, limit: int) -> Sequence[User]:
+    # Active first, then by e-mail (unique): deactivated people sink to the end.
+    query = select(User).order_by(User.active.desc(), User.email).offset(offset).limit(limit)
+    return session.scalars(query).all()
+
+
+def active_users(session: Session, *, limit: int) -> Sequence[User]:
+    """For choosing team members: the e-mails a form offers (a datalist)."""
+    query = select(User).where(User.active.is_(True)).order_by(User.email).limit(limit)
+    return session.scalars(query).all()
+
+
+def teams_page(session: Session, *, offset: int, limit: int) -> Sequence[Team]:
+    query = (
+        select(Team)
+        .options(selectinload(Team.members).joinedload(TeamMember.user))
+        .order_by(Team.key)
+        .offset(offset)
+        .limit(limit)
+    )
+    return session.scalars(query).all()
+
+
+def integrations_page(
+    session: Session, *, offset: int, limit: int, hidden_kinds: Sequence[str], service_id: int | None = None
+) -> Sequence[Integration]:
+    query = (
+        select(Integration)
+        .options(joinedload(Integration.service))
+        .where(Integration.kind.not_in(list(hidden_kinds)))
+        .order_by(Integration.id)
+        .offset(offset)
+        .limit(limit)
+    )
+    if service_id is not None:
+        query = query.where(Integration.service_id == service_id)
+    return session.scalars(query).all()
+
+
+def channels_page(session: Session, *, offset: int, limit: int) -> Sequence[Channel]:
+    query = select(Channel).options(selectinload(Channel.routes)).order_by(Channel.name).offset(offset).limit(limit)
+    return session.scalars(query).all()
