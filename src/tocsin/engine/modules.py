@@ -11,6 +11,7 @@ from tocsin.engine.handoffs import Handoffs
 from tocsin.engine.heartbeats import Heartbeats
 from tocsin.engine.response_targets import ResponseTargets
 from tocsin.engine.runner import Module, SelfManaged
+from tocsin.engine.status_page_notices import StatusPageNotices
 from tocsin.engine.web_sessions import WebSessionPruning
 
 
@@ -27,6 +28,7 @@ def default_modules(settings: Settings) -> list[Module | SelfManaged]:
         Handoffs(settings.public_url),
         ChannelPosts(settings.public_url),
         Deliveries.from_settings(settings),
+        StatusPageNotices.from_settings(settings),
         CheckRetention(CheckSettings.from_env().retention),
         WebSessionPruning(),
     ]

@@ -11,17 +11,20 @@ from __future__ import annotations
 import threading
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from tocsin.api.deps import AppState
+from tocsin.errors import NotFound, ValidationFailed
+from tocsin.services import status_page_json as status_json
+from tocsin.services import status_page_subscribers as subscribers
 from tocsin.services import status_page_view as view
-from tocsin.web import status_feeds, status_json
+from tocsin.web import status_feeds
 from tocsin.web.status_cache import Rendered, StatusCache
 from tocsin.web.templating import templates
 
@@ -252,3 +255,107 @@ async def upcoming_json(request: Request) -> Response:
 @router.get("/api/v2/scheduled-maintenances/active.json")
 async def active_json(request: Request) -> Response:
     return await _maintenances_json(request, "active.json", lambda m: m.status.value == "in_progress")
+
+
+# ---- subscriptions: never cached, each a short transaction of its own ----------------------------
+
+
+def _state(request: Request) -> AppState:
+    state: AppState = request.app.state.tocsin
+    return state
+
+
+def _answer(rendered: Rendered) -> Response:
+    return Response(
+        rendered.body, status_code=rendered.status_code, media_type=rendered.media_type,
+        headers={"Cache-Control": "no-store"},
+    )  # fmt: skip
+
+
+def _form_page(
+    about: view.Page, heading: str, text: str, action: str, button: str, status_code: int = 200, **form: Any
+) -> Rendered:
+    return _message(about, heading, text, status_code, form={"action": action, "button": button, "hidden": [], **form})
+
+
+@router.post("/status/subscribe")
+def subscribe(request: Request, email: Annotated[str, Form(max_length=320)] = "") -> Response:
+    state = _state(request)
+    with state.sessions() as session:
+        now = state.clock.now()
+        about = view.page(session, state.settings.public_url, now)
+        try:
+            subscribers.subscribe_email(session, now, email, about)
+        except ValidationFailed as exc:
+            return _answer(
+                _form_page(
+                    about,
+                    "Check the address",
+                    f"{exc.message}.",
+                    "/status/subscribe",
+                    "Subscribe",
+                    422,
+                    email=True,
+                    email_value=email,
+                )
+            )
+        session.commit()
+    wake = state.wake_engine
+    if wake is not None:
+        wake()
+    return _answer(
+        _message(
+            about,
+            "Check your inbox",
+            "We have sent a confirmation link to that address. Updates start once you follow it.",
+        )
+    )
+
+
+@router.get("/status/subscriptions/confirm/{token}")
+def confirm_form(request: Request, token: str) -> Response:
+    state = _state(request)
+    with state.sessions() as session:
+        about = view.page(session, state.settings.public_url, state.clock.now())
+    # A button, not the GET itself: mail scanners follow links.
+    return _answer(_form_page(about, "Confirm your subscription", "One more click.", request.url.path, "Confirm"))
+
+
+@router.post("/status/subscriptions/confirm/{token}")
+def confirm(request: Request, token: str) -> Response:
+    state = _state(request)
+    with state.sessions() as session:
+        now = state.clock.now()
+        about = view.page(session, state.settings.public_url, now)
+        try:
+            subscribers.confirm(session, now, token)
+        except NotFound as exc:
+            return _answer(_message(about, "Link not valid", f"{exc.message}.", 404))
+        session.commit()
+    return _answer(_message(about, "Subscribed", f"You will be told of every update {about.name} posts."))
+
+
+@router.get("/status/unsubscribe/{token}")
+def unsubscribe_form(request: Request, token: str) -> Response:
+    state = _state(request)
+    with state.sessions() as session:
+        about = view.page(session, state.settings.public_url, state.clock.now())
+        known = subscribers.by_token(session, token) is not None
+    if not known:
+        return _answer(_message(about, "Not subscribed", "This address is not subscribed (any more).", 404))
+    return _answer(
+        _form_page(about, "Unsubscribe", "Stop the e-mails about this page?", request.url.path, "Unsubscribe")
+    )
+
+
+@router.post("/status/unsubscribe/{token}")
+def unsubscribe(request: Request, token: str) -> Response:
+    """The form's button, and RFC 8058's one click from the mail client (body `List-Unsubscribe=One-Click`)."""
+    state = _state(request)
+    with state.sessions() as session:
+        about = view.page(session, state.settings.public_url, state.clock.now())
+        gone = subscribers.unsubscribe(session, token)
+        session.commit()
+    if not gone:
+        return _answer(_message(about, "Not subscribed", "This address is not subscribed (any more).", 404))
+    return _answer(_message(about, "Unsubscribed", "You will get no more e-mails from this page."))

@@ -1,5 +1,5 @@
 """Managing the public status page: its settings (admin), component groups, components
-and their manual status, scheduled maintenance, and subscribers.
+and their manual status, scheduled maintenance, and (admins) subscribers.
 
 The public page itself (HTML, Statuspage's JSON, feeds) is tocsin.web.status_page.
 """
@@ -7,7 +7,7 @@ The public page itself (HTML, Statuspage's JSON, feeds) is tocsin.web.status_pag
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Response
 from pydantic import BaseModel, Field
@@ -16,6 +16,7 @@ from tocsin.api.deps import Admin, CurrentClock, DbSession, Reader, Writer
 from tocsin.api.schemas import Body
 from tocsin.domain.status_page import ComponentStatus
 from tocsin.services import status_page
+from tocsin.services import status_page_subscribers as subscribers
 from tocsin.storage import models
 from tocsin.storage.repositories import status_page as repo
 
@@ -270,5 +271,57 @@ def cancel_maintenance(
 ) -> Response:
     """Take it off the page (ends it at once if it is in progress)."""
     status_page.cancel_maintenance(session, actor, clock.now(), maintenance_id)
+    session.commit()
+    return Response(status_code=204)
+
+
+# ---- subscribers (addresses are personal: admins only) ------------------------------------------
+
+
+class SubscriberIn(Body):
+    kind: Literal["email", "webhook"]
+    address: str = Field(min_length=3, max_length=2000, description="An e-mail address, or a webhook's URL")
+    signing_secret: str | None = Field(
+        default=None, min_length=16, max_length=200, description="Webhooks: signs each body (X-Tocsin-Signature)"
+    )
+
+
+class SubscriberOut(BaseModel):
+    id: int
+    kind: str
+    address: str
+    confirmed: bool
+    created_at: datetime
+
+    @classmethod
+    def of(cls, row: models.StatusPageSubscriber) -> SubscriberOut:
+        return cls(
+            id=row.id, kind=row.kind, address=row.address, confirmed=row.confirmed_at is not None,
+            created_at=row.created_at,
+        )  # fmt: skip
+
+
+@router.get("/subscribers", response_model=list[SubscriberOut])
+def list_subscribers(_actor: Admin, session: DbSession) -> list[SubscriberOut]:
+    return [SubscriberOut.of(row) for row in subscribers.list_subscribers(session)]
+
+
+@router.post("/subscribers", status_code=201, response_model=SubscriberOut)
+def add_subscriber(body: SubscriberIn, actor: Admin, session: DbSession, clock: CurrentClock) -> SubscriberOut:
+    """Subscribe a webhook (it receives Statuspage's webhook JSON) or an address that asked in person
+    (confirmed at once; the public form sends a confirmation link instead)."""
+    if body.kind == "webhook":
+        row = subscribers.add_webhook(session, actor, clock.now(), body.address, body.signing_secret)
+    else:
+        row = subscribers.add_email(session, actor, clock.now(), body.address)
+    session.commit()
+    return SubscriberOut.of(row)
+
+
+@router.delete("/subscribers/{subscriber_id}", status_code=204)
+def remove_subscriber(
+    subscriber_id: Annotated[int, Path(ge=1, le=2**62)], actor: Admin, session: DbSession, clock: CurrentClock
+) -> Response:
+    subscribers.remove(session, actor, clock.now(), subscriber_id)
     session.commit()
     return Response(status_code=204)
