@@ -364,5 +364,6 @@ def _bars(
             for span in spans
             if services.get(span.id, set()) & mine
         ]
-        found[component.id] = (domain.uptime_bars(today, days, spans_here), domain.uptime_ratio(days))
+        bars = domain.uptime_bars(today, days, spans_here, measured=bool(component.checks))
+        found[component.id] = (bars, domain.uptime_ratio(days))
     return found
