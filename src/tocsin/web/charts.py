@@ -153,9 +153,10 @@ def line_chart(
     left, right, top_y, bottom_y = 56.0, width - 8.0, 8.0, height - 22.0
     scale = nice_scale(max(values) if values else 0.0)
     top = scale[0]
-    _y_axis(parts, scale, left=left, right=right, top=top_y, bottom=bottom_y, unit=unit)
+    if values:  # an axis for no data would only put numbers next to nothing
+        _y_axis(parts, scale, left=left, right=right, top=top_y, bottom=bottom_y, unit=unit)
 
-    if first is None or last is None:
+    if not values or first is None or last is None:
         parts.append(
             f'<text class="empty" x="{_f((left + right) / 2)}" y="{_f((top_y + bottom_y) / 2)}"'
             f' text-anchor="middle">No data</text></svg>'
@@ -230,7 +231,8 @@ def bar_chart(
     whole = all(float(v).is_integer() for one in series for v in one.values)
     axis = nice_scale(max(totals, default=0.0), whole=whole)
     top = axis[0]
-    _y_axis(parts, axis, left=left, right=right, top=top_y, bottom=bottom_y, unit=unit)
+    if labels and series:
+        _y_axis(parts, axis, left=left, right=right, top=top_y, bottom=bottom_y, unit=unit)
 
     if legend_height:
         x = left

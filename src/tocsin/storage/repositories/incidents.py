@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -51,6 +51,9 @@ class IncidentFilter:
     severity: str | None = None
     service_key: str | None = None
     drill: bool | None = None
+    # The web list's filters: words in the title (case-insensitive), declared on or after.
+    title_contains: str | None = None
+    declared_since: datetime | None = None
 
 
 def list_incidents(
@@ -65,6 +68,11 @@ def list_incidents(
         query = query.where(Incident.drill.is_(filters.drill))
     if filters.service_key:
         query = query.where(Incident.services.any(Service.key == filters.service_key))
+    if filters.title_contains:
+        pattern = filters.title_contains.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        query = query.where(Incident.title.ilike(f"%{pattern}%", escape="\\"))
+    if filters.declared_since is not None:
+        query = query.where(Incident.declared_at >= filters.declared_since)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = session.scalars(
         _with_details(query.order_by(Incident.declared_at.desc(), Incident.id.desc()).limit(limit).offset(offset))
