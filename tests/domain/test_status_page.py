@@ -131,3 +131,10 @@ def test_uptime_ratio_counts_runs_not_days() -> None:
     today = date(2026, 11, 23)
     assert sp.uptime_ratio({}) is None
     assert sp.uptime_ratio({today: (100, 100), today - timedelta(days=1): (300, 0)}) == 0.25
+
+
+def test_a_component_without_checks_shows_only_its_incidents() -> None:
+    today = date(2026, 11, 23)
+    bars = sp.uptime_bars(today, {}, [(today, today, Impact.MINOR)], measured=False)
+    assert [b.level for b in bars[-2:]] == ["none", "minor"]
+    assert bars[-1].uptime is None

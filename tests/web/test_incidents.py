@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.conftest import Personas
 from tests.support.web_pages import buttons, declare, post_forms, text_of
 from tests.web.conftest import LogIn
 from tocsin.clock import FrozenClock
-from tocsin.storage.models import Incident, RoleAssignment, TimelineEntry
+from tocsin.services import incidents
+from tocsin.services.actor import Actor
+from tocsin.storage.models import Incident, RoleAssignment, TimelineEntry, User
+
+SYSTEM = Actor.system("tests")
 
 
 @pytest.fixture
@@ -314,3 +319,170 @@ def test_an_unknown_incident_is_a_404_page(client: TestClient, log_in: LogIn, we
     response = client.get("/incidents/INC-2026-01-01-999")
     assert response.status_code == 404
     assert "no incident" in text_of(response.text)
+
+
+# ---- declaring ------------------------------------------------------------------------------
+
+
+def test_a_responder_declares_an_incident_from_the_form(
+    client: TestClient, log_in: LogIn, sessions: sessionmaker[Session], web_personas: Personas
+) -> None:
+    token = log_in(client, "bob@example.com")
+    form = client.get("/incidents/new").text
+    assert 'value="P0"' in form
+    assert "Critical: full outage or data loss" in form
+    assert '<option value="web">Web app (web)</option>' in form
+    response = client.post(
+        "/incidents/new",
+        data={
+            "csrf_token": token,
+            "title": "Payments failing",
+            "severity": "P0",
+            "services": ["api", "web"],
+            "impact": "Card payments fail",
+            "commander": "alice@example.com",
+            "drill": "true",
+        },
+        follow_redirects=False,
+    )
+    assert response.status_code == 303
+    assert response.headers["location"] == "/incidents/INC-2026-11-23-001"
+    page = text_of(client.get(response.headers["location"]).text)
+    assert "Payments failing" in page
+    assert "drill" in page
+    assert "Incident commander Alice Admin" in page
+    assert "Declared P0 drill: Payments failing Bob Responder" in page
+    declared = _incident(sessions, "INC-2026-11-23-001")
+    assert (declared.severity, declared.impact, declared.drill) == ("P0", "Card payments fail", True)
+
+
+def test_a_declaration_without_a_title_shows_the_form_again_with_the_message(
+    client: TestClient, log_in: LogIn, sessions: sessionmaker[Session], web_personas: Personas
+) -> None:
+    token = log_in(client, "bob@example.com")
+    response = client.post(
+        "/incidents/new",
+        data={"csrf_token": token, "title": "  ", "severity": "P2", "services": ["web"], "impact": "Slow pages"},
+    )
+    assert response.status_code == 422
+    assert '<p class="error" role="alert" id="title-error">title must not be empty</p>' in response.text
+    assert 'aria-invalid="true" aria-describedby="title-error"' in response.text
+    assert re.search(r'value="P2" required\s+checked', response.text)  # the choice is kept
+    assert "Slow pages" in response.text  # nothing typed is lost
+    with sessions() as db:
+        assert db.scalar(select(Incident)) is None
+
+
+def test_an_unknown_severity_is_shown_next_to_the_severity(
+    client: TestClient, log_in: LogIn, web_personas: Personas
+) -> None:
+    token = log_in(client, "bob@example.com")
+    response = client.post("/incidents/new", data={"csrf_token": token, "title": "x", "severity": "P9"})
+    assert response.status_code == 422
+    assert 'id="severity-error">unknown severity' in response.text
+
+
+def test_a_viewer_cannot_declare(client: TestClient, log_in: LogIn, sessions: sessionmaker[Session]) -> None:
+    token = log_in(client, "charlie@example.com")
+    assert client.get("/incidents/new").status_code == 403
+    response = client.post("/incidents/new", data={"csrf_token": token, "title": "x", "severity": "P1"})
+    assert response.status_code == 403
+    with sessions() as db:
+        assert db.scalar(select(Incident)) is None
+
+
+# ---- the list -------------------------------------------------------------------------------
+
+
+def _titles(html: str) -> list[str]:
+    return re.findall(r'<td><a href="/incidents/INC-[^"]+">([^<]+)</a>', html)
+
+
+@pytest.fixture
+def history(sessions: sessionmaker[Session], clock: FrozenClock, web_personas: Personas) -> None:
+    """A P0 on api resolved, a P2 on web still open, a drill, spread over three days."""
+    declare(sessions, clock.now(), "Database failover", "P0", services=["api"])
+    with sessions() as db:
+        incidents.change_status(db, SYSTEM, clock.now(), incidents.get(db, "INC-2026-11-23-001"), "resolved")
+        db.commit()
+    clock.advance(timedelta(days=1))
+    declare(sessions, clock.now(), "Slow web pages", "P2", services=["web"])
+    clock.advance(timedelta(days=1))
+    declare(sessions, clock.now(), "Game day: database failover", "P1", services=["api", "web"], drill=True)
+
+
+def test_the_list_shows_open_incidents_newest_first_by_default(
+    client: TestClient, log_in: LogIn, history: None
+) -> None:
+    log_in(client, "charlie@example.com")
+    html = client.get("/incidents").text
+    assert _titles(html) == ["Game day: database failover", "Slow web pages"]
+    assert "1 to 2 of 2, newest first" in text_of(html)
+    assert "Declare an incident" not in html  # a viewer
+
+
+@pytest.mark.parametrize(
+    ("query", "titles"),
+    [
+        ({"status": "all"}, ["Game day: database failover", "Slow web pages", "Database failover"]),
+        ({"status": "closed"}, ["Database failover"]),
+        ({"status": "resolved"}, ["Database failover"]),
+        ({"status": "triggered", "severity": "P2"}, ["Slow web pages"]),
+        ({"status": "all", "service": "api"}, ["Game day: database failover", "Database failover"]),
+        ({"status": "all", "q": "DATABASE"}, ["Game day: database failover", "Database failover"]),
+        ({"status": "all", "q": "100%"}, []),
+        ({"status": "all", "since": "2026-11-24"}, ["Game day: database failover", "Slow web pages"]),
+    ],
+)
+def test_the_list_filters(
+    client: TestClient, log_in: LogIn, history: None, query: dict[str, str], titles: list[str]
+) -> None:
+    log_in(client, "charlie@example.com")
+    response = client.get("/incidents", params=query)
+    assert response.status_code == 200
+    assert _titles(response.text) == titles
+    for value in query.values():
+        assert f'value="{value}"' in response.text  # the form shows the filter in use
+
+
+def test_declared_since_is_a_day_in_the_readers_time_zone(
+    client: TestClient, log_in: LogIn, sessions: sessionmaker[Session], clock: FrozenClock, web_personas: Personas
+) -> None:
+    clock.advance(timedelta(hours=14))  # 23:00 UTC on the 23rd is the 24th in Tokyo
+    declare(sessions, clock.now(), "Late night", "P3")
+    with sessions() as db:
+        db.execute(update(User).where(User.email == "charlie@example.com").values(time_zone="Asia/Tokyo"))
+        db.commit()
+    log_in(client, "charlie@example.com")
+    assert _titles(client.get("/incidents", params={"since": "2026-11-24"}).text) == ["Late night"]
+    assert _titles(client.get("/incidents", params={"since": "2026-11-25"}).text) == []
+
+
+def test_a_bad_filter_is_named_and_the_rest_still_apply(client: TestClient, log_in: LogIn, history: None) -> None:
+    log_in(client, "charlie@example.com")
+    response = client.get("/incidents", params={"status": "sleeping", "since": "yesterday"})
+    assert response.status_code == 200
+    page = text_of(response.text)
+    assert "unknown status 'sleeping'" in page
+    assert "'yesterday' is not a date (YYYY-MM-DD)" in page
+    assert _titles(response.text) == ["Game day: database failover", "Slow web pages"]
+
+
+def test_the_list_pages_fifty_at_a_time_keeping_its_filters(
+    client: TestClient, log_in: LogIn, sessions: sessionmaker[Session], clock: FrozenClock, web_personas: Personas
+) -> None:
+    for n in range(53):
+        declare(sessions, clock.now(), f"Blip {n:02d}", "P3")
+        clock.advance(timedelta(minutes=1))
+    declare(sessions, clock.now(), "Other", "P2")
+    log_in(client, "charlie@example.com")
+    first = client.get("/incidents", params={"severity": "P3"}).text
+    assert _titles(first) == [f"Blip {n:02d}" for n in range(52, 2, -1)]
+    assert "1 to 50 of 53, newest first" in text_of(first)
+    assert 'href="/incidents?status=open&amp;severity=P3&amp;page=2" rel="next"' in first
+    assert 'rel="prev"' not in first
+    second = client.get("/incidents", params={"severity": "P3", "page": "2"}).text
+    assert _titles(second) == ["Blip 02", "Blip 01", "Blip 00"]
+    assert "51 to 53 of 53" in text_of(second)
+    assert 'href="/incidents?status=open&amp;severity=P3" rel="prev"' in second
+    assert 'rel="next"' not in second

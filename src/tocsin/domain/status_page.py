@@ -211,12 +211,15 @@ class Day:
     day: date
     uptime: float | None
     impact: Impact | None
+    measured: bool = True  # the component has checks; without any, only incidents colour a day
 
     @property
     def level(self) -> str:
         """The bar's colour: an incident's impact first, then what the checks saw."""
         if self.impact is not None and self.impact != Impact.NONE:
             return self.impact.value
+        if not self.measured:
+            return "none"
         if self.uptime is None:
             return "nodata"
         if self.uptime >= 0.999:
@@ -237,9 +240,12 @@ def uptime_bars(
     checks: dict[date, tuple[int, int]],
     incidents: Iterable[tuple[date, date, Impact]],
     count: int = UPTIME_DAYS,
+    *,
+    measured: bool = True,
 ) -> list[Day]:
     """`checks` maps a day to (runs, up runs) summed over the component's checks; `incidents`
-    are (first day, last day, impact) of the public incidents on its services."""
+    are (first day, last day, impact) of the public incidents on its services. A component
+    without checks (`measured` False) has no uptime: its days show only its incidents."""
     worst_impact: dict[date, Impact] = {}
     rank = {Impact.MINOR: 1, Impact.MAJOR: 2, Impact.CRITICAL: 3}
     window = days(today, count)
@@ -254,7 +260,7 @@ def uptime_bars(
     bars = []
     for day in window:
         runs, up = checks.get(day, (0, 0))
-        bars.append(Day(day, up / runs if runs else None, worst_impact.get(day)))
+        bars.append(Day(day, up / runs if runs else None, worst_impact.get(day), measured))
     return bars
 
 

@@ -274,11 +274,12 @@ def plan_notices(
     cursor; flushes, never commits."""
     cutoff = now - settle
     cursor = _cursor(session, now, cutoff)
-    entries = _noticed_entries(session, cursor, batch)
-    complete = len(entries) < batch
     subscribers = session.scalars(
         select(models.StatusPageSubscriber).where(models.StatusPageSubscriber.confirmed_at.is_not(None))
     ).all()
+    # Without subscribers nothing is read (an alert storm's entries are many): only the cursor moves on.
+    entries = _noticed_entries(session, cursor, batch) if subscribers else []
+    complete = len(entries) < batch
     owed = 0
     if entries and subscribers:
         page = view.page(session, public_url, now)
@@ -386,8 +387,12 @@ def claim_due(session: Session, now: datetime, batch: int, lease: timedelta) -> 
         )
     }
     claimed = []
+    gone = []
     for row in sorted(rows, key=lambda r: r.id):
-        subscriber = subscribers[row.subscriber_id]  # deleting a subscriber deletes its rows
+        subscriber = subscribers.get(row.subscriber_id)
+        if subscriber is None:  # deleting a subscriber deletes its rows; this only guards the edge
+            gone.append((row.id, row.attempts, Result("permanent", "the subscriber is gone")))
+            continue
         claimed.append(
             Claimed(
                 id=row.id,
@@ -400,6 +405,7 @@ def claim_due(session: Session, now: datetime, batch: int, lease: timedelta) -> 
                 attempts=row.attempts,
             )
         )
+    record_all(session, now, gone)
     session.flush()
     return claimed
 

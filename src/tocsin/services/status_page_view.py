@@ -344,11 +344,9 @@ def _bars(
     first = today - timedelta(days=domain.UPTIME_DAYS - 1)
     since = datetime.combine(first, datetime.min.time(), tzinfo=now.tzinfo)
     check_ids = {check.id for component in components for check in component.checks}
-    per_check: dict[int, dict[date, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
-    for check_id, hour, runs, up in repo.rollups_since(session, check_ids, since):
-        counts = per_check[check_id][hour.date()]
-        counts[0] += runs
-        counts[1] += up
+    per_check: dict[int, dict[date, tuple[int, int]]] = defaultdict(dict)
+    for check_id, day, runs, up in repo.daily_rollups_since(session, check_ids, since):
+        per_check[check_id][day] = (runs, up)
     spans = repo.public_incidents_between(session, since)
     services = defaultdict(set)
     for incident_id, service_id in repo.incident_services(session, [span.id for span in spans]):
@@ -366,5 +364,6 @@ def _bars(
             for span in spans
             if services.get(span.id, set()) & mine
         ]
-        found[component.id] = (domain.uptime_bars(today, days, spans_here), domain.uptime_ratio(days))
+        bars = domain.uptime_bars(today, days, spans_here, measured=bool(component.checks))
+        found[component.id] = (bars, domain.uptime_ratio(days))
     return found

@@ -10,21 +10,25 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, time
 from typing import Annotated, Any
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from tocsin.api import problems
 from tocsin.api.deps import AppState, CurrentClock, DbSession, State
-from tocsin.domain.incidents import IncidentStatus, can_transition
+from tocsin.domain.incidents import CLOSED_STATUSES, OPEN_STATUSES, IncidentStatus, can_transition
 from tocsin.errors import Conflict, ValidationFailed
+from tocsin.observability import INCIDENTS_DECLARED
 from tocsin.services import changes as changes_service
 from tocsin.services import incidents, severities
 from tocsin.storage.models import Incident
 from tocsin.storage.repositories import directory, incident_views
+from tocsin.storage.repositories import incidents as incident_repo
 from tocsin.storage.repositories import severities as severities_repo
 from tocsin.storage.repositories import targets as targets_repo
 from tocsin.web.auth import Responder, Viewer, WebUser, mark_web
@@ -33,6 +37,7 @@ from tocsin.web.templating import templates
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(mark_web)])
 
+PAGE_SIZE = 50
 TIMELINE_LIMIT = 50
 ALERTS_LIMIT = 25
 CHANGES_LIMIT = 20
@@ -120,6 +125,168 @@ def _page(
         }
     )
     return templates.TemplateResponse(request, "incidents/page.html", context, status_code=status_code)
+
+
+_STATUS_CHOICES = ("open", "closed", "all", *(s.value for s in IncidentStatus))
+
+
+@dataclass(frozen=True)
+class ListFilters:
+    """The list's filters as the query string gives them (kept as typed, for the form)."""
+
+    status: str = "open"
+    severity: str = ""
+    service: str = ""
+    q: str = ""
+    since: str = ""
+
+    def query(self, page: int) -> str:
+        values = {k: v for k, v in vars(self).items() if v} | ({"page": str(page)} if page > 1 else {})
+        return "?" + urlencode(values) if values else ""
+
+
+def _statuses(choice: str) -> frozenset[str]:
+    if choice == "open":
+        return frozenset(s.value for s in OPEN_STATUSES)
+    if choice == "closed":
+        return frozenset(s.value for s in CLOSED_STATUSES)
+    if choice == "all":
+        # Every status, not none: the query then seeks on ix_incidents_status_declared.
+        return frozenset(incident_views.ALL_STATUSES)
+    return frozenset({choice})
+
+
+def _since(value: str, time_zone: str) -> datetime:
+    try:
+        day = date.fromisoformat(value)
+    except ValueError:
+        raise ValidationFailed(f"{value!r} is not a date (YYYY-MM-DD)", field="since") from None
+    try:
+        zone = ZoneInfo(time_zone)
+    except (KeyError, ValueError):
+        zone = ZoneInfo("UTC")
+    return datetime.combine(day, time(0), zone)  # the start of that day where the reader is
+
+
+@router.get("/incidents")
+def incident_list(
+    request: Request,
+    user: Viewer,
+    session: DbSession,
+    clock: CurrentClock,
+    status: str = "open",
+    severity: str = "",
+    service: str = "",
+    q: Annotated[str, Query(max_length=300)] = "",
+    since: str = "",
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+) -> Response:
+    filters = ListFilters(status, severity, service, q.strip(), since)
+    problems_found: list[str] = []
+    if status not in _STATUS_CHOICES:
+        problems_found.append(f"unknown status {status!r}")
+        status = "open"
+    declared_since = None
+    if since:
+        try:
+            declared_since = _since(since, user.time_zone)
+        except ValidationFailed as exc:
+            problems_found.append(exc.message)
+    chosen = incident_repo.IncidentFilter(
+        statuses=_statuses(status),
+        severity=severity or None,
+        service_key=service or None,
+        title_contains=filters.q or None,
+        declared_since=declared_since,
+    )
+    rows, total = incident_repo.list_incidents(session, chosen, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+    context = {
+        "user": user,
+        "nav_active": "/incidents",
+        "rows": rows,
+        "total": total,
+        "page": page,
+        "first": (page - 1) * PAGE_SIZE + 1,
+        "newer": filters.query(page - 1) if page > 1 else None,
+        "older": filters.query(page + 1) if page * PAGE_SIZE < total else None,
+        "filters": filters,
+        "problems": problems_found,
+        "status_choices": _STATUS_CHOICES,
+        "levels": [level.name for level in severities.active(session).levels],
+        "services": directory.list_services(session),
+        "now": clock.now(),
+    }
+    return templates.TemplateResponse(request, "incidents/list.html", context)
+
+
+def _declare_form(
+    request: Request,
+    session: Session,
+    user: WebUser,
+    values: dict[str, Any],
+    error: FormError | None = None,
+    status_code: int = 200,
+) -> Response:
+    context = {
+        "user": user,
+        "nav_active": "/incidents",
+        "levels": severities.active(session).levels,
+        "services": directory.list_services(session),
+        "users": directory.list_users(session),
+        "values": values,
+        "error": error,
+    }
+    return templates.TemplateResponse(request, "incidents/new.html", context, status_code=status_code)
+
+
+# Before /incidents/{ref}, which would take "new" for an incident id.
+@router.get("/incidents/new")
+def declare_form(request: Request, user: Responder, session: DbSession, service: str = "") -> Response:
+    return _declare_form(request, session, user, {"services": [service] if service else []})
+
+
+@router.post("/incidents/new")
+def declare(
+    request: Request,
+    user: Responder,
+    session: DbSession,
+    clock: CurrentClock,
+    state: State,
+    title: Annotated[str, Form()] = "",
+    severity: Annotated[str, Form()] = "",
+    services: Annotated[list[str] | None, Form()] = None,
+    impact: Annotated[str, Form()] = "",
+    commander: Annotated[str, Form()] = "",
+    drill: Annotated[bool, Form()] = False,
+) -> Response:
+    values: dict[str, Any] = {
+        "title": title,
+        "severity": severity,
+        "services": services or [],
+        "impact": impact,
+        "commander": commander,
+        "drill": drill,
+    }
+    try:
+        incident = incidents.declare(
+            session,
+            user.actor,
+            clock.now(),
+            title=title,
+            severity=severity,
+            services=services or [],
+            impact=impact.strip(),
+            drill=drill,
+            commander=commander or None,
+        )
+    except (ValidationFailed, Conflict) as exc:
+        session.rollback()
+        error = FormError("declare", exc.message, exc.field)
+        return _declare_form(request, session, user, values, error, problems.status_for(exc))
+    session.commit()
+    _wake(state)
+    INCIDENTS_DECLARED.labels(severity=incident.severity).inc()
+    return RedirectResponse(f"/incidents/{incident.human_id}", status_code=303)
 
 
 @router.get("/incidents/{ref}")

@@ -20,7 +20,7 @@ def install(app: FastAPI) -> None:
     # Each page module's router; imported here so the app module names only this one.
     from tocsin.web import auth_routes, checks, dashboard, heartbeats, incidents, oncall, profile, settings, status_page
 
-    for module in (auth_routes, status_page, dashboard, incidents, oncall, checks, settings, profile, heartbeats):
+    for module in (auth_routes, status_page, oncall, settings, profile, checks, heartbeats, dashboard, incidents):
         app.include_router(module.router)
     app.mount(STATIC_URL, StaticFiles(directory=str(STATIC_DIR)), name="static")
 

@@ -65,7 +65,7 @@ class StatusCache:
         self.clock = clock
         self.check_every = check_every
         self.timer = timer
-        self._lock = threading.Lock()
+        self._render_lock = threading.Lock()
         self._stamp: Hashable = None  # what the page looked like at the last look
         self._checked_at = float("-inf")
         self._seen_local = local_changes()
@@ -83,35 +83,38 @@ class StatusCache:
 
     def get(self, key: str, render: Render) -> Rendered:
         """The answer for `key`: from memory if the page has not changed, else rendered now.
-        Blocking (database work): call it from a thread, not the event loop."""
-        with self.sessions() as session:
-            if self._stale():
-                seen = local_changes()  # before the stamp: a change committed after it is seen next time
-                now = self.clock.now()
-                stamp: Hashable = (repo.version(session), now.replace(second=0, microsecond=0))
-                with self._lock:
+        Blocking (database work): call it from a thread, not the event loop.
+
+        One thread at a time reads the stamp or renders; the requests that arrive meanwhile
+        wait for it and take its result, instead of all rendering the same page at once
+        (a change seen by a busy server would otherwise be rendered by every waiting request)."""
+        with self._render_lock:
+            found = self.peek(key)
+            if found is not None:
+                return found
+            with self.sessions() as session:
+                if self._stale():
+                    seen = local_changes()  # before the stamp: a change committed after it is seen next time
+                    now = self.clock.now()
+                    stamp: Hashable = (repo.version(session), now.replace(second=0, microsecond=0))
                     if stamp != self._stamp:
                         self._entries = {}
                         self._stamp = stamp
                     self._checked_at = self.timer()
                     self._seen_local = seen
-            found = self._entries.get(key)
-            if found is not None:
-                return found
-            stamp = self._stamp
-            rendered = render(session, self.clock.now())
-            session.rollback()
-        with self._lock:
+                found = self._entries.get(key)
+                if found is not None:
+                    return found
+                rendered = render(session, self.clock.now())
+                session.rollback()
             self.renders += 1
-            if stamp != self._stamp:
-                return rendered  # the page changed while this was rendered: answer it, keep nothing
             if len(self._entries) >= MAX_ENTRIES:  # history pages beyond reason: start afresh
                 self._entries = {}
             self._entries[key] = rendered
-        return rendered
+            return rendered
 
     def clear(self) -> None:
-        """Forget everything (this process changed the page and wants it seen at once)."""
-        with self._lock:
+        """Forget everything: the next request reads the stamp and renders."""
+        with self._render_lock:
             self._entries = {}
             self._checked_at = float("-inf")

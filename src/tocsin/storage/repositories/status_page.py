@@ -10,7 +10,7 @@ columns the page prints (never the actor's name).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, exists, func, select, update
@@ -211,17 +211,28 @@ def public_updates_after(session: Session, cursor: int, batch: int) -> Sequence[
 # ---- checks ------------------------------------------------------------------------------
 
 
-def rollups_since(session: Session, check_ids: Iterable[int], since: datetime) -> Sequence[Any]:
-    """(check id, hour, runs, up runs) of these checks' hours from `since`."""
+def daily_rollups_since(
+    session: Session, check_ids: Iterable[int], since: datetime
+) -> list[tuple[int, date, int, int]]:
+    """(check id, UTC day, runs, up runs) of these checks' days from `since`: summed by the
+    database, so 90 days of hourly rollups come back as 90 rows per check."""
     ids = list(check_ids)
     if not ids:
         return []
     rollup = models.CheckRollup
-    return session.execute(
-        select(rollup.check_id, rollup.hour, rollup.count, rollup.up).where(
-            rollup.check_id.in_(ids), rollup.hour >= since
-        )
+    if session.get_bind().dialect.name == "postgresql":
+        day: Any = func.to_char(func.timezone("UTC", rollup.hour), "YYYY-MM-DD")
+    else:  # SQLite keeps the UTC time as text, 'YYYY-MM-DD HH:MM:SS…'
+        day = func.substr(rollup.hour, 1, 10)
+    rows = session.execute(
+        select(rollup.check_id, day, func.sum(rollup.count), func.sum(rollup.up))
+        .where(rollup.check_id.in_(ids), rollup.hour >= since)
+        .group_by(rollup.check_id, day)
     ).all()
+    return [
+        (int(check_id), date.fromisoformat(str(text)), int(runs or 0), int(up or 0))
+        for check_id, text, runs, up in rows
+    ]
 
 
 # ---- the cache's version stamp ---------------------------------------------------------------
