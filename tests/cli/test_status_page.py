@@ -53,3 +53,18 @@ def test_maintenance_is_scheduled_listed_and_canceled(cli: Cli) -> None:
     cli("status-page", "maintenance", "cancel", str(made["id"]))
     [listed] = cli.json("status-page", "maintenance", "list")
     assert listed["canceled_at"] is not None
+
+
+def test_an_admin_adds_lists_and_removes_subscribers(
+    api: TestClient, personas: Personas, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    admin = cli_for(api, personas.alice.token, tmp_path, monkeypatch)
+    made = admin.json("status-page", "subscriber", "add", "https://hooks.example.com/status", "--secret", "x" * 20)
+    assert (made["kind"], made["confirmed"]) == ("webhook", True)
+    assert admin("status-page", "subscriber", "add", "ceo@example.com").stdout.startswith("Subscribed email")
+    assert [s["address"] for s in admin.json("status-page", "subscriber", "list")] == [
+        "https://hooks.example.com/status",
+        "ceo@example.com",
+    ]
+    admin("status-page", "subscriber", "remove", str(made["id"]))
+    assert "hooks.example.com" not in admin("status-page", "subscriber", "list").stdout

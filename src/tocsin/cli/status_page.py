@@ -16,6 +16,7 @@ status_page_app = typer.Typer(help="The public status page: components, groups a
 component_app = typer.Typer(help="Components: what customers see as working or not.", no_args_is_help=True)
 group_app = typer.Typer(help="Component groups.", no_args_is_help=True)
 maintenance_app = typer.Typer(help="Scheduled maintenance announced on the page.", no_args_is_help=True)
+subscriber_app = typer.Typer(help="Who is told of public updates (admins).", no_args_is_help=True)
 
 API = "/api/v1/status-page"
 STATUSES = "operational, degraded_performance, partial_outage, major_outage, under_maintenance"
@@ -170,8 +171,50 @@ def cancel(maintenance_id: Annotated[int, typer.Argument(help="The maintenance's
     output.say(f"Canceled maintenance {maintenance_id}.")
 
 
+def _subscribers(rows: list[Json]) -> None:
+    if not rows:
+        output.say("No subscribers.")
+        return
+    grid = output.table("ID", "KIND", "ADDRESS", "CONFIRMED", "SINCE")
+    for row in rows:
+        grid.add_row(
+            str(row["id"]), row["kind"], escape(row["address"]), "yes" if row["confirmed"] else "no",
+            output.when(row["created_at"]),
+        )  # fmt: skip
+    output.console().print(grid)
+
+
+@subscriber_app.command("list")
+def list_subscribers(as_json: AsJson = False) -> None:
+    """List e-mail and webhook subscribers."""
+    _read(f"{API}/subscribers", as_json, _subscribers)
+
+
+@subscriber_app.command("add")
+def add_subscriber(
+    address: Annotated[str, typer.Argument(help="An e-mail address, or a webhook's https:// URL")],
+    secret: Annotated[str | None, typer.Option(help="Webhooks: sign each body with this (16+ characters)")] = None,
+    as_json: AsJson = False,
+) -> None:
+    """Subscribe a webhook, or an address that asked in person (confirmed at once)."""
+    kind = "webhook" if address.startswith(("http://", "https://")) else "email"
+    body: Json = {"kind": kind, "address": address, "signing_secret": secret}
+    with _server() as api:
+        made: Json = api.post(f"{API}/subscribers", body)
+    _moved(made, as_json, f"Subscribed {made['kind']} {made['address']} (id {made['id']}).")
+
+
+@subscriber_app.command("remove")
+def remove_subscriber(subscriber_id: Annotated[int, typer.Argument(help="The subscriber's id")]) -> None:
+    """Unsubscribe someone."""
+    with _server() as api:
+        api.delete(f"{API}/subscribers/{subscriber_id}")
+    output.say(f"Removed subscriber {subscriber_id}.")
+
+
 def register(app: typer.Typer) -> None:
     status_page_app.add_typer(component_app, name="component")
     status_page_app.add_typer(group_app, name="group")
     status_page_app.add_typer(maintenance_app, name="maintenance")
+    status_page_app.add_typer(subscriber_app, name="subscriber")
     app.add_typer(status_page_app, name="status-page")
