@@ -10,6 +10,7 @@ notes, alert data or private updates are ever read into these objects.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -209,8 +210,12 @@ def snapshot(session: Session, now: datetime, public_url: str, *, bars: bool = T
         for group in repo.groups(session)
     )
     incidents = tuple(_incidents(session, repo.public_incidents(session, unresolved_only=True), ranks, rows))
+    about = page(session, public_url, now)
+    # When anything on the page last changed, as Statuspage's `page.updated_at` says.
+    changed = [about.updated_at, *(c.updated_at for c in components), *(i.updated_at for i in incidents)]
+    changed += [m.updated_at for m in maintenances]
     return Snapshot(
-        page=page(session, public_url, now),
+        page=dataclasses.replace(about, updated_at=max(changed)),
         now=now,
         indicator=domain.indicator(
             (c.status for c in components),
