@@ -18,9 +18,33 @@ from tocsin.web.templating import STATIC_DIR, STATIC_URL, templates
 
 def install(app: FastAPI) -> None:
     # Each page module's router; imported here so the app module names only this one.
-    from tocsin.web import auth_routes, checks, crashes, dashboard, heartbeats, incidents, oncall, profile, settings, status_page
+    from tocsin.web import (
+        auth_routes,
+        changes,
+        checks,
+        crashes,
+        dashboard,
+        heartbeats,
+        incidents,
+        oncall,
+        profile,
+        settings,
+        status_page,
+    )
 
-    for module in (auth_routes, status_page, oncall, settings, profile, checks, heartbeats, dashboard, incidents, crashes):
+    for module in (
+        auth_routes,
+        status_page,
+        oncall,
+        settings,
+        profile,
+        checks,
+        heartbeats,
+        dashboard,
+        incidents,
+        crashes,
+        changes,
+    ):
         app.include_router(module.router)
     app.mount(STATIC_URL, StaticFiles(directory=str(STATIC_DIR)), name="static")
 
