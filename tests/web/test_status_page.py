@@ -283,3 +283,12 @@ def test_the_cache_answers_from_memory_until_the_stamp_is_read_again(
         status_page.set_status(db, SYSTEM, clock.now(), "docs", None)
         db.commit()
     assert summary(client)["status"]["indicator"] == "none"
+
+
+@pytest.mark.usefixtures("page")
+def test_uptime_monitors_may_ask_with_head(live: TestClient) -> None:
+    for url in ("/status", "/api/v2/status.json"):
+        answer = live.head(url)
+        assert answer.status_code == 200
+        assert answer.content == b""
+        assert answer.headers["etag"]

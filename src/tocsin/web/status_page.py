@@ -36,6 +36,8 @@ JSON = "application/json"
 # Readers may keep an answer this long, then revalidate with the ETag (a 304 costs nothing).
 CACHE_CONTROL = "public, max-age=5"
 _cache_lock = threading.Lock()
+# HEAD too: uptime monitors watching the status page ask with it.
+READ = ["GET", "HEAD"]
 
 
 def cache_of(request: Request) -> StatusCache:
@@ -67,6 +69,8 @@ async def _serve(request: Request, key: str, render: Callable[[Session, datetime
         headers["Access-Control-Allow-Origin"] = "*"
     if rendered.status_code == 200 and rendered.etag in request.headers.get("if-none-match", ""):
         return Response(status_code=304, headers=headers)
+    if request.method == "HEAD":
+        return Response(status_code=rendered.status_code, media_type=rendered.media_type, headers=headers)
     return Response(rendered.body, status_code=rendered.status_code, media_type=rendered.media_type, headers=headers)
 
 
@@ -82,7 +86,7 @@ def _json(document: Any) -> Rendered:
 # ---- HTML ------------------------------------------------------------------------------------
 
 
-@router.get("/status")
+@router.api_route("/status", methods=READ)
 async def status_home(request: Request) -> Response:
     public_url = _public_url(request)
 
@@ -94,7 +98,7 @@ async def status_home(request: Request) -> Response:
     return await _serve(request, "home", render)
 
 
-@router.get("/status/history")
+@router.api_route("/status/history", methods=READ)
 async def status_history(request: Request, page: str = "1") -> Response:
     public_url = _public_url(request)
     number = int(page) if page.isascii() and page.isdigit() and 0 < len(page) < 7 else 0
@@ -119,7 +123,7 @@ async def status_history(request: Request, page: str = "1") -> Response:
     return await _serve(request, f"history:{number}", render)
 
 
-@router.get("/status/incidents/{incident_id}")
+@router.api_route("/status/incidents/{incident_id}", methods=READ)
 async def status_incident(request: Request, incident_id: str) -> Response:
     public_url = _public_url(request)
     number = int(incident_id) if incident_id.isascii() and incident_id.isdigit() and len(incident_id) < 19 else None
@@ -142,7 +146,7 @@ def _message(page: view.Page, heading: str, text: str, status_code: int = 200, *
 # ---- feeds ----------------------------------------------------------------------------------
 
 
-@router.get("/status/feed.rss")
+@router.api_route("/status/feed.rss", methods=READ)
 async def status_rss(request: Request) -> Response:
     public_url = _public_url(request)
 
@@ -153,7 +157,7 @@ async def status_rss(request: Request) -> Response:
     return await _serve(request, "rss", render)
 
 
-@router.get("/status/feed.atom")
+@router.api_route("/status/feed.atom", methods=READ)
 async def status_atom(request: Request) -> Response:
     public_url = _public_url(request)
 
@@ -176,19 +180,19 @@ def _snapshot_json(request: Request, key: str, build: Callable[[view.Snapshot], 
     return _serve(request, key, render)
 
 
-@router.get("/api/v2/summary.json")
+@router.api_route("/api/v2/summary.json", methods=READ)
 async def summary_json(request: Request) -> Response:
     return await _snapshot_json(request, "summary.json", status_json.summary)
 
 
-@router.get("/api/v2/status.json")
+@router.api_route("/api/v2/status.json", methods=READ)
 async def status_json_doc(request: Request) -> Response:
     return await _snapshot_json(
         request, "status.json", lambda s: {"page": status_json.page(s.page), "status": status_json.status(s)}
     )
 
 
-@router.get("/api/v2/components.json")
+@router.api_route("/api/v2/components.json", methods=READ)
 async def components_json(request: Request) -> Response:
     return await _snapshot_json(
         request,
@@ -197,7 +201,7 @@ async def components_json(request: Request) -> Response:
     )
 
 
-@router.get("/api/v2/incidents/unresolved.json")
+@router.api_route("/api/v2/incidents/unresolved.json", methods=READ)
 async def unresolved_json(request: Request) -> Response:
     return await _snapshot_json(
         request,
@@ -211,7 +215,7 @@ async def unresolved_json(request: Request) -> Response:
     )
 
 
-@router.get("/api/v2/incidents.json")
+@router.api_route("/api/v2/incidents.json", methods=READ)
 async def incidents_json(request: Request) -> Response:
     public_url = _public_url(request)
 
@@ -242,17 +246,17 @@ def _maintenances_json(
     return _serve(request, key, render)
 
 
-@router.get("/api/v2/scheduled-maintenances.json")
+@router.api_route("/api/v2/scheduled-maintenances.json", methods=READ)
 async def maintenances_json(request: Request) -> Response:
     return await _maintenances_json(request, "scheduled-maintenances.json", lambda m: True)
 
 
-@router.get("/api/v2/scheduled-maintenances/upcoming.json")
+@router.api_route("/api/v2/scheduled-maintenances/upcoming.json", methods=READ)
 async def upcoming_json(request: Request) -> Response:
     return await _maintenances_json(request, "upcoming.json", lambda m: m.status.value == "scheduled")
 
 
-@router.get("/api/v2/scheduled-maintenances/active.json")
+@router.api_route("/api/v2/scheduled-maintenances/active.json", methods=READ)
 async def active_json(request: Request) -> Response:
     return await _maintenances_json(request, "active.json", lambda m: m.status.value == "in_progress")
 
