@@ -10,8 +10,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from tests.conftest import Personas
+from tests.conftest import START, Personas
 from tests.web.conftest import PASSWORD, LogIn
+from tocsin.errors import ValidationFailed
+from tocsin.services import directory
+from tocsin.services.actor import Actor
 from tocsin.storage.models import AuditEvent, Team, TeamMember, User, WebSession
 from tocsin.web.auth import COOKIE
 
@@ -182,10 +185,27 @@ def test_the_last_admin_can_be_neither_demoted_nor_deactivated(
     assert "the last active admin" in demoted.text
     deactivated = client.post(f"/settings/users/{alice}/active", data={"csrf_token": csrf})
     assert deactivated.status_code == 422
+    with sessions() as db:  # the service refuses it too, whoever asks
+        with pytest.raises(ValidationFailed, match="the last active admin"):
+            directory.update_user(db, Actor.system("tests"), START, "alice@example.com", active=False)
+        db.rollback()
     with sessions() as db:
         row = db.get(User, alice)
         assert row is not None
         assert (row.role, row.active) == ("admin", True)
+
+
+def test_an_admin_cannot_deactivate_themselves(
+    client: TestClient, log_in: LogIn, sessions: sessionmaker[Session]
+) -> None:
+    csrf = log_in(client, "alice@example.com")
+    bob = user_id(sessions, "bob@example.com")
+    client.post(f"/settings/users/{bob}", data={"csrf_token": csrf, "name": "Bob", "role": "admin", "time_zone": "UTC"})
+    alice = user_id(sessions, "alice@example.com")
+    refused = client.post(f"/settings/users/{alice}/active", data={"csrf_token": csrf})
+    assert refused.status_code == 422
+    assert "you cannot deactivate yourself" in refused.text
+    assert client.get("/settings/users").status_code == 200
 
 
 def test_deactivating_a_user_logs_them_out_and_reactivating_lets_them_back(

@@ -164,6 +164,9 @@ def set_active(
     active: Annotated[bool, Form()] = False,
 ) -> Response:
     person = _user(session, user_id)
+    if person.id == user.user_id and not active:
+        # It would end this very session; another admin can do it.
+        return _edit_form(request, user, person, 422, {"active": "you cannot deactivate yourself"})
     try:
         directory.update_user(session, user.actor, clock.now(), person.email, active=active)
     except TocsinError as exc:

@@ -16,8 +16,8 @@ from tocsin.storage.models import Channel, Integration, Team, TeamMember, User
 
 
 def users_page(session: Session, *, offset: int, limit: int) -> Sequence[User]:
-    # Active first, then by e-mail (unique): deactivated people sink to the end.
-    query = select(User).order_by(User.active.desc(), User.email).offset(offset).limit(limit)
+    # By e-mail, the unique index: a page is a range of it, however many people there are.
+    query = select(User).order_by(User.email).offset(offset).limit(limit)
     return session.scalars(query).all()
 
 
