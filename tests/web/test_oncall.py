@@ -281,3 +281,30 @@ def test_the_policy_pages_show_levels_targets_and_who_is_on_call(
     clock.advance(timedelta(days=7))
     log_in(client, "charlie@example.com")
     assert "on call now: Alice Admin" in text_of(client.get("/policies/default").text)
+
+
+def test_one_person_on_call_by_two_layers_back_to_back_is_one_shift(
+    client: TestClient, log_in: LogIn, web_personas: Personas, clock: FrozenClock, sessions: sessionmaker[Session]
+) -> None:
+    weekdays = ["mon", "tue", "wed", "thu", "fri"]
+    with sessions() as db:
+        schedules.create_schedule(
+            db,
+            SYSTEM,
+            clock.now(),
+            key="split",
+            name="Split",
+            layers=[
+                schedules.LayerSpec(
+                    name=name,
+                    participants=["bob@example.com"],
+                    start=datetime(2026, 11, 16, 9, 0),
+                    restrictions=[schedules.RestrictionSpec(weekdays, opens, closes)],
+                )
+                for name, opens, closes in (("days", "09:00", "17:00"), ("evenings", "17:00", "24:00"))
+            ],
+        )
+        db.commit()
+    log_in(client, "charlie@example.com")
+    rows = shift_rows(client.get("/schedules/split").text)
+    assert rows[1] == ["Mon 23 Nov 09:00", "Tue 24 Nov 00:00", "Bob Responder", "rotation"]

@@ -124,7 +124,7 @@ def build_timeline(
     schedule: models.Schedule, names: dict[str, str], start: datetime, end: datetime, time_zone: str
 ) -> Timeline:
     model = schedule_service.to_domain(schedule)
-    span = (end - start).total_seconds()
+    width_s = (end - start).total_seconds()
     colors: dict[str, int] = {}
     for layer in model.layers:
         for user in layer.participants:
@@ -134,8 +134,8 @@ def build_timeline(
 
     def bar(s: datetime, e: datetime, kind: str, user: str | None) -> Bar:
         s, e = max(s, start), min(e, end)
-        left = (s - start).total_seconds() / span * 100
-        width = (e - s).total_seconds() / span * 100
+        left = (s - start).total_seconds() / width_s * 100
+        width = (e - s).total_seconds() / width_s * 100
         label = "Nobody on call" if user is None else names.get(user, user)
         return Bar(s, e, kind, user, label, round(left, 3), round(width, 3), colors.get(user or "", 0))
 
@@ -150,18 +150,26 @@ def build_timeline(
         if o.end > start and o.start < end
     ]
     tracks.append(Track("Overrides", "on top of every layer", sorted(overrides, key=lambda b: b.start)))
-    final_bars = [
-        bar(s.start, s.end, "override" if s.source.kind == domain.SourceKind.OVERRIDE else "shift", s.user)
+    spans = [
+        (s.start, s.end, "override" if s.source.kind == domain.SourceKind.OVERRIDE else "shift", s.user)
         for s in domain.final_schedule(model, start, end)
     ]
-    final_bars += [bar(g.start, g.end, "gap", None) for g in domain.gaps(model, start, end)]
-    final_bars.sort(key=lambda b: b.start)
+    spans += [(g.start, g.end, "gap", None) for g in domain.gaps(model, start, end)]
+    spans.sort(key=lambda piece: piece[0])
+    # One person on call by two layers back to back is one stretch to take, not two.
+    merged: list[tuple[datetime, datetime, str, str | None]] = []
+    for piece in spans:
+        if merged and merged[-1][1] == piece[0] and merged[-1][2:] == piece[2:]:
+            merged[-1] = (merged[-1][0], piece[1], piece[2], piece[3])
+        else:
+            merged.append(piece)
+    final_bars = [bar(*piece) for piece in merged]
     zone = _zone(time_zone)
     ticks = []
     day = start
     while day < end:
         local = day.astimezone(zone)
-        ticks.append(Tick(round((day - start).total_seconds() / span * 100, 3), local.strftime("%a %d")))
+        ticks.append(Tick(round((day - start).total_seconds() / width_s * 100, 3), local.strftime("%a %d")))
         following = local.date() + timedelta(days=1)
         day = datetime(following.year, following.month, following.day, tzinfo=zone).astimezone(UTC)
     final = Track("Final", "who is paged", final_bars)
