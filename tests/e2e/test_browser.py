@@ -37,6 +37,18 @@ from tocsin.services.actor import Actor
 pytestmark = pytest.mark.slow
 
 PASSWORD = "correct horse battery"
+# The main navigation's sections (web/templating.py NAV).
+PAGES = (
+    "/incidents",
+    "/alerts",
+    "/services",
+    "/schedules",
+    "/policies",
+    "/checks",
+    "/heartbeats",
+    "/crashes",
+    "/changes",
+)
 DEADLINE_S = 10.0
 # Bob and Alice take turns on call, a week each from START (a Monday): Bob is on call now.
 CONFIG = """
@@ -200,7 +212,9 @@ def test_a_responder_runs_an_incident_from_the_browser_while_the_status_page_fol
 
     # Who is on call: Bob this week, Alice the next.
     page.goto(f"{server.url}/schedules")
-    expect(page.get_by_role("row", name=re.compile("Primary on-call"))).to_contain_text("Bob Responder")
+    on_call = page.get_by_role("row", name=re.compile("Primary on-call"))
+    expect(on_call.get_by_role("cell").nth(1)).to_contain_text("Bob Responder")
+    expect(on_call.get_by_role("cell").nth(2)).to_contain_text("Alice Admin")
     browser.screenshot(page, "schedules")
     page.goto(f"{server.url}/schedules/primary")
     expect(page.get_by_role("heading", level=1)).to_contain_text("Primary on-call")
@@ -289,3 +303,12 @@ def test_a_responder_runs_an_incident_from_the_browser_while_the_status_page_fol
     page.goto(f"{server.url}/")
     expect(page.get_by_text(ref)).to_have_count(0)  # no longer open
     browser.screenshot(page, "dashboard-after")
+
+    # Every section of the app after the incident, for the screenshots; none may fail.
+    for path in (*PAGES, f"/incidents/{ref}", "/policies/default", "/services/api"):
+        answer = page.goto(f"{server.url}{path}")
+        assert answer is not None
+        assert answer.status < 500, f"{path}: {answer.status}"
+        if answer.status == 200:  # a section not built yet answers 404
+            expect(page.get_by_role("heading", level=1).first).to_be_visible()
+            browser.screenshot(page, "page" + path.replace("/", "-"))
