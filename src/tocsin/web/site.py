@@ -19,6 +19,7 @@ from tocsin.web.templating import STATIC_DIR, STATIC_URL, templates
 def install(app: FastAPI) -> None:
     # Each page module's router; imported here so the app module names only this one.
     from tocsin.web import (
+        alerts,
         auth_routes,
         changes,
         checks,
@@ -28,6 +29,7 @@ def install(app: FastAPI) -> None:
         incidents,
         oncall,
         profile,
+        services,
         settings,
         status_page,
     )
@@ -44,6 +46,8 @@ def install(app: FastAPI) -> None:
         incidents,
         crashes,
         changes,
+        alerts,
+        services,
     ):
         app.include_router(module.router)
     app.mount(STATIC_URL, StaticFiles(directory=str(STATIC_DIR)), name="static")
