@@ -150,7 +150,7 @@ def build_timeline(
         if o.end > start and o.start < end
     ]
     tracks.append(Track("Overrides", "on top of every layer", sorted(overrides, key=lambda b: b.start)))
-    spans = [
+    spans: list[tuple[datetime, datetime, str, str | None]] = [
         (s.start, s.end, "override" if s.source.kind == domain.SourceKind.OVERRIDE else "shift", s.user)
         for s in domain.final_schedule(model, start, end)
     ]
