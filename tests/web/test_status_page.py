@@ -292,3 +292,25 @@ def test_uptime_monitors_may_ask_with_head(live: TestClient) -> None:
         assert answer.status_code == 200
         assert answer.content == b""
         assert answer.headers["etag"]
+
+
+def test_cached_answers_are_sent_before_routing_and_are_the_same_bytes(
+    client: TestClient, page: Personas, sessions: sessionmaker[Session], clock: FrozenClock
+) -> None:
+    from tocsin.web.status_cache import StatusCache
+    from tocsin.web.status_page import FAST_KEYS
+
+    cache = StatusCache(sessions, clock, check_every=3600)
+    client.app.state.status_cache = cache  # type: ignore[attr-defined]
+    for path, key in FAST_KEYS.items():
+        first = client.get(path)
+        assert first.status_code == 200, path
+        assert cache.peek(key) is not None, path  # the handler filled the key the fast path reads
+        again = client.get(path)
+        assert again.content == first.content
+        assert again.headers["etag"] == first.headers["etag"]
+        assert again.headers["content-type"] == first.headers["content-type"]
+        assert client.get(path, headers={"If-None-Match": first.headers["etag"]}).status_code == 304
+    assert cache.renders == len(FAST_KEYS)
+    # A query string goes through the router: the history's pages are keyed by it.
+    assert client.get("/status/history?page=1").status_code == 200

@@ -50,6 +50,7 @@ def install(app: FastAPI) -> None:
         services,
     ):
         app.include_router(module.router)
+    app.add_middleware(status_page.CachedPages)  # cached status pages answered before routing
     app.mount(STATIC_URL, StaticFiles(directory=str(STATIC_DIR)), name="static")
 
     api_handler = app.exception_handlers[TocsinError]

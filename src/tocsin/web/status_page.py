@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
@@ -18,6 +19,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tocsin.api.deps import AppState
 from tocsin.errors import NotFound, ValidationFailed
@@ -40,8 +42,9 @@ _cache_lock = threading.Lock()
 READ = ["GET", "HEAD"]
 
 
-def cache_of(request: Request) -> StatusCache:
-    app_state = request.app.state
+def cache_for(app: Any) -> StatusCache:
+    """The app's status page cache, made on first use."""
+    app_state = app.state
     cache: StatusCache | None = getattr(app_state, "status_cache", None)
     if cache is None:
         with _cache_lock:
@@ -53,9 +56,30 @@ def cache_of(request: Request) -> StatusCache:
     return cache
 
 
+def cache_of(request: Request) -> StatusCache:
+    return cache_for(request.app)
+
+
 def _public_url(request: Request) -> str:
     state: AppState = request.app.state.tocsin
     return state.settings.public_url
+
+
+def _headers(rendered: Rendered) -> dict[str, str]:
+    headers = {"ETag": rendered.etag, "Cache-Control": CACHE_CONTROL}
+    if rendered.media_type == JSON:
+        # Statuspage's JSON is read by widgets on other sites.
+        headers["Access-Control-Allow-Origin"] = "*"
+    return headers
+
+
+def _response(rendered: Rendered, method: str, if_none_match: str) -> Response:
+    headers = _headers(rendered)
+    if rendered.status_code == 200 and rendered.etag in if_none_match:
+        return Response(status_code=304, headers=headers)
+    if method == "HEAD":
+        return Response(status_code=rendered.status_code, media_type=rendered.media_type, headers=headers)
+    return Response(rendered.body, status_code=rendered.status_code, media_type=rendered.media_type, headers=headers)
 
 
 async def _serve(request: Request, key: str, render: Callable[[Session, datetime], Rendered]) -> Response:
@@ -63,15 +87,38 @@ async def _serve(request: Request, key: str, render: Callable[[Session, datetime
     rendered = cache.peek(key)
     if rendered is None:
         rendered = await run_in_threadpool(cache.get, key, render)
-    headers = {"ETag": rendered.etag, "Cache-Control": CACHE_CONTROL}
-    if rendered.media_type == JSON:
-        # Statuspage's JSON is read by widgets on other sites.
-        headers["Access-Control-Allow-Origin"] = "*"
-    if rendered.status_code == 200 and rendered.etag in request.headers.get("if-none-match", ""):
-        return Response(status_code=304, headers=headers)
-    if request.method == "HEAD":
-        return Response(status_code=rendered.status_code, media_type=rendered.media_type, headers=headers)
-    return Response(rendered.body, status_code=rendered.status_code, media_type=rendered.media_type, headers=headers)
+    return _response(rendered, request.method, request.headers.get("if-none-match", ""))
+
+
+class CachedPages:
+    """Plain ASGI in front of FastAPI's router: a GET or HEAD of a status page URL without a
+    query whose answer is in the cache is answered here, with no routing (FastAPI matches a
+    path against every router's routes in turn, which cost more than the whole answer). A
+    miss, and everything else, goes on to the router and the handlers below, which render,
+    fill the cache and answer the same bytes."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] in READ and not scope.get("query_string"):
+            key = FAST_KEYS.get(scope["path"])
+            if key is not None:
+                rendered = cache_for(scope["app"]).peek(key)
+                if rendered is not None:
+                    scope["route"] = _ROUTE_NAMES[key]  # what the request log and metrics call it
+                    if_none_match = ""
+                    for name, value in scope["headers"]:
+                        if name == b"if-none-match":
+                            if_none_match = value.decode("latin-1")
+                    await _response(rendered, scope["method"], if_none_match)(scope, receive, send)
+                    return
+        await self.app(scope, receive, send)
+
+
+@dataclass(frozen=True)
+class _Named:
+    path: str
 
 
 def _html(name: str, context: dict[str, Any], status_code: int = 200) -> Rendered:
@@ -363,3 +410,21 @@ def unsubscribe(request: Request, token: str) -> Response:
     if not gone:
         return _answer(_message(about, "Not subscribed", "This address is not subscribed (any more).", 404))
     return _answer(_message(about, "Unsubscribed", "You will get no more e-mails from this page."))
+
+
+# The cached answers `CachedPages` may send without routing: path → cache key (the keys the
+# handlers above use).
+FAST_KEYS = {
+    "/status": "home",
+    "/status/feed.rss": "rss",
+    "/status/feed.atom": "atom",
+    "/api/v2/summary.json": "summary.json",
+    "/api/v2/status.json": "status.json",
+    "/api/v2/components.json": "components.json",
+    "/api/v2/incidents.json": "incidents.json",
+    "/api/v2/incidents/unresolved.json": "incidents/unresolved.json",
+    "/api/v2/scheduled-maintenances.json": "scheduled-maintenances.json",
+    "/api/v2/scheduled-maintenances/upcoming.json": "upcoming.json",
+    "/api/v2/scheduled-maintenances/active.json": "active.json",
+}
+_ROUTE_NAMES = {key: _Named(path) for path, key in FAST_KEYS.items()}
