@@ -134,7 +134,7 @@ def test_taking_a_shift_puts_the_responder_on_call(
     start, end = take_forms(html)[0]
     assert (start, end) == ("2026-11-23T09:00:00Z", "2026-11-30T09:00:00Z")
     assert len(take_forms(html)) == 1
-    assert 'aria-label="Take Bob Responder&#39;s shift from Mon 23 Nov 09:00 to Mon 30 Nov 09:00"' in html
+    assert 'aria-label="Take Bob Responder\'s shift from Mon 23 Nov 09:00 to Mon 30 Nov 09:00"' in html
 
     response = client.post(
         "/schedules/primary/take", data={"csrf_token": token, "start": start, "end": end}, follow_redirects=False
