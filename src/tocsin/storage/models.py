@@ -405,7 +405,11 @@ class Change(Base):
     """A deploy or config change (PagerDuty change events now; GitHub and CD systems later)."""
 
     __tablename__ = "changes"
-    __table_args__ = (Index("ix_changes_service_at", "service_id", "occurred_at"),)
+    # Newest first, of one service or of all (the changes page and the dashboard).
+    __table_args__ = (
+        Index("ix_changes_service_at", "service_id", "occurred_at"),
+        Index("ix_changes_occurred_at", "occurred_at"),
+    )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     service_id: Mapped[int | None] = mapped_column(ForeignKey("services.id", ondelete="SET NULL"))
@@ -913,6 +917,7 @@ class CrashGroup(Base):
     __table_args__ = (
         UniqueConstraint("integration_id", "fingerprint"),
         Index("ix_crash_groups_service_id_last_seen", "service_id", "last_seen"),
+        Index("ix_crash_groups_last_seen", "last_seen"),  # the crashes page: newest seen first
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
