@@ -121,31 +121,25 @@ def test_a_form_without_its_security_token_is_refused(client: TestClient, log_in
     assert refused.status_code == 403
 
 
-@pytest.mark.parametrize(
-    ("field", "value", "status", "message"),
-    [
-        ("email", "not-an-address", 422, "is not an e-mail address"),
-        ("email", "bob@example.com", 409, "a user with e-mail &#39;bob@example.com&#39; exists"),
-        ("time_zone", "Mars/Olympus", 422, "unknown time zone"),
-        ("password", "short", 422, "a password needs at least 10 characters"),
-    ],
-)
+REFUSED_USERS = [
+    ("email", "not-an-address", 422, "is not an e-mail address"),
+    ("email", "bob@example.com", 409, "a user with e-mail &#39;bob@example.com&#39; exists"),
+    ("time_zone", "Mars/Olympus", 422, "unknown time zone"),
+    ("password", "short", 422, "a password needs at least 10 characters"),
+]
+
+
 def test_a_refused_new_user_shows_why_next_to_the_field(
-    client: TestClient,
-    log_in: LogIn,
-    sessions: sessionmaker[Session],
-    field: str,
-    value: str,
-    status: int,
-    message: str,
+    client: TestClient, log_in: LogIn, sessions: sessionmaker[Session]
 ) -> None:
     csrf = log_in(client, "alice@example.com")
     data = {"csrf_token": csrf, "name": "Frank", "email": "frank@example.com", "time_zone": "UTC", "password": PASSWORD}
-    answer = client.post("/settings/users", data={**data, field: value})
-    assert answer.status_code == status
-    assert f'id="{field}-error"' in answer.text
-    assert message in answer.text
-    assert 'value="Frank"' in answer.text  # what was typed is kept
+    for field, value, status, message in REFUSED_USERS:
+        answer = client.post("/settings/users", data={**data, field: value})
+        assert answer.status_code == status, field
+        assert f'id="{field}-error"' in answer.text
+        assert message in answer.text
+        assert 'value="Frank"' in answer.text  # what was typed is kept
     with sessions() as db:  # nothing half-made: not even the user without a password
         assert db.scalar(select(func.count()).select_from(User)) == 3
 
@@ -293,23 +287,21 @@ def test_a_user_changes_their_password_and_stays_logged_in_while_other_browsers_
     assert not can_log_in(client, "charlie@example.com", PASSWORD)
 
 
-@pytest.mark.parametrize(
-    ("current", "new", "confirm", "field", "message"),
-    [
-        ("wrong password!", NEW_PASSWORD, NEW_PASSWORD, "current_password", "that is not your current password"),
-        (PASSWORD, NEW_PASSWORD, NEW_PASSWORD + "x", "confirm_password", "the two new passwords differ"),
-        (PASSWORD, "short", "short", "new_password", "at least 10 characters"),
-    ],
-)
-def test_a_refused_password_change_says_why_and_changes_nothing(
-    client: TestClient, log_in: LogIn, current: str, new: str, confirm: str, field: str, message: str
-) -> None:
+REFUSED_CHANGES = [
+    ("wrong password!", NEW_PASSWORD, NEW_PASSWORD, "current_password", "that is not your current password"),
+    (PASSWORD, NEW_PASSWORD, NEW_PASSWORD + "x", "confirm_password", "the two new passwords differ"),
+    (PASSWORD, "short", "short", "new_password", "at least 10 characters"),
+]
+
+
+def test_a_refused_password_change_says_why_and_changes_nothing(client: TestClient, log_in: LogIn) -> None:
     csrf = log_in(client, "bob@example.com")
-    data = {"csrf_token": csrf, "current_password": current, "new_password": new, "confirm_password": confirm}
-    refused = client.post("/profile/password", data=data)
-    assert refused.status_code == 422
-    assert f'id="{field}-error"' in refused.text
-    assert message in refused.text
+    for current, new, confirm, field, message in REFUSED_CHANGES:
+        data = {"csrf_token": csrf, "current_password": current, "new_password": new, "confirm_password": confirm}
+        refused = client.post("/profile/password", data=data)
+        assert refused.status_code == 422, field
+        assert f'id="{field}-error"' in refused.text
+        assert message in refused.text
     assert client.get("/profile", follow_redirects=False).status_code == 200  # still logged in
     assert can_log_in(client, "bob@example.com", PASSWORD)
 
