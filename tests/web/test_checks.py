@@ -117,6 +117,7 @@ def test_the_response_time_chart_has_a_point_per_result(
     chart = html.split('class="chart line-chart"', 1)[1].split("</svg>", 1)[0]
     assert 'data-points="4"' in chart  # the failure is a gap, the one two days ago out of range
     assert "4 points, min 90 ms, average 112 ms, max 140 ms, 1 without a value" in chart
+    assert "Median 100 ms 95th percentile 140 ms Slowest 140 ms" in text_of(html)
     # the results table, newest first, has all six
     assert len(re.findall(r'<td class="clock">2026-11-2\d \d\d:\d\d:\d\d</td>', html)) == 6
 
@@ -135,6 +136,9 @@ def test_the_longer_ranges_draw_the_rollups_medians(
     chart = html.split('class="chart line-chart"', 1)[1].split("</svg>", 1)[0]
     assert 'data-points="2"' in chart
     assert "median response time, last 7 days" in chart
+    median = domain.percentile(domain.add_to_histogram([], [200.0] * 60 + [50.0] * 60), 50)
+    assert f"Median {median:.0f} ms" in text_of(html)
+    assert "Slowest 200 ms" in text_of(html)
     # an unknown range is the last 24 hours
     assert 'aria-current="page">24 hours</a>' in client.get("/checks/api-health?range=1y").text
 

@@ -8,6 +8,7 @@ results for the last 24 hours and the rollups' medians for 7, 30 and 90 days.
 from __future__ import annotations
 
 import asyncio
+import math
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated
@@ -121,20 +122,42 @@ def daily_uptime(
     return bars, summary
 
 
+@dataclass(frozen=True)
+class Latency:
+    """Response times over the chart's range: from the raw results, or the rollups' histograms."""
+
+    p50_ms: float | None
+    p95_ms: float | None
+    max_ms: float | None
+
+
+def _raw_percentile(ordered: list[float], q: float) -> float | None:
+    if not ordered:
+        return None
+    return ordered[max(0, math.ceil(len(ordered) * q / 100) - 1)]
+
+
 def response_points(
     session: DbSession, row: models.Check, now: datetime, span: timedelta, bucket: timedelta | None
-) -> list[tuple[datetime, float | None]]:
+) -> tuple[list[tuple[datetime, float | None]], Latency]:
     """Raw results (a failed one is a gap), or per bucket the median of the rollups' histograms."""
     start = now - span
     if bucket is None:
         rows = views.results_between(session, row.id, start, now + timedelta(seconds=1), MAX_RAW_POINTS)
-        return [(at, float(ms) if up and ms is not None else None) for at, up, ms in rows]
+        raw = [(at, float(ms) if up and ms is not None else None) for at, up, ms in rows]
+        ordered = sorted(v for _, v in raw if v is not None)
+        latency = Latency(_raw_percentile(ordered, 50), _raw_percentile(ordered, 95), ordered[-1] if ordered else None)
+        return raw, latency
     first = domain.hour_of(start)
     merged: dict[datetime, list[list[int]]] = {}
-    for hour, count, histogram in views.rollups_between(session, row.id, first, now + timedelta(hours=1)):
+    everything: list[list[int]] = []
+    highest: float | None = None
+    for hour, count, histogram, max_ms in views.rollups_between(session, row.id, first, now + timedelta(hours=1)):
         if count:
             slot = first + ((hour - first) // bucket) * bucket
             merged.setdefault(slot, []).append(histogram)
+            everything.append(histogram)
+            highest = max(highest or 0.0, float(max_ms))
     points: list[tuple[datetime, float | None]] = []
     slot = first
     while slot <= now:
@@ -142,7 +165,8 @@ def response_points(
         value = domain.percentile(domain.merge_histograms(histograms), 50) if histograms else None
         points.append((slot + bucket / 2, value))
         slot += bucket
-    return points
+    whole = domain.merge_histograms(everything)
+    return points, Latency(domain.percentile(whole, 50), domain.percentile(whole, 95), highest)
 
 
 def _check_context(
@@ -152,7 +176,7 @@ def _check_context(
     key = chart_range if chart_range in RANGES else "24h"
     label, span, bucket = RANGES[key]
     bars, summary = daily_uptime(session, row, now)
-    points = response_points(session, row, now, span, bucket)
+    points, latency = response_points(session, row, now, span, bucket)
     what = "response time" if bucket is None else "median response time"
     chart = charts.line_chart(
         points, label=f"{row.name} {what}, last {label}", time_zone=user.time_zone, start=now - span, end=now
@@ -167,6 +191,7 @@ def _check_context(
         "first_day": bars[0][0],
         "uptime": summary,
         "chart": chart,
+        "latency": latency,
         "range": key,
         "ranges": [(k, v[0]) for k, v in RANGES.items()],
         "listing": listing,

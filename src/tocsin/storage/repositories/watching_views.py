@@ -94,9 +94,9 @@ def uptime_by_day(session: Session, check_id: int, since: datetime) -> dict[date
 
 
 def rollups_between(session: Session, check_id: int, since: datetime, until: datetime) -> Sequence[Any]:
-    """(hour, count, histogram) of one check's hours, oldest first: at most 2,160 small rows."""
+    """(hour, count, histogram, max_ms) of one check's hours, oldest first: at most 2,160 small rows."""
     query = (
-        select(CheckRollup.hour, CheckRollup.count, CheckRollup.histogram)
+        select(CheckRollup.hour, CheckRollup.count, CheckRollup.histogram, CheckRollup.max_ms)
         .where(CheckRollup.check_id == check_id, CheckRollup.hour >= since, CheckRollup.hour < until)
         .order_by(CheckRollup.hour)
     )
