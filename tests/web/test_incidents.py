@@ -486,3 +486,46 @@ def test_the_list_pages_fifty_at_a_time_keeping_its_filters(
     assert "51 to 53 of 53" in text_of(second)
     assert 'href="/incidents?status=open&amp;severity=P3" rel="prev"' in second
     assert 'rel="next"' not in second
+
+
+# ---- incidents over time --------------------------------------------------------------------
+
+
+def _chart_label(html: str) -> str:
+    found = re.search(r'<svg class="chart bar-chart" role="img" aria-label="([^"]+)"', html)
+    assert found is not None, html
+    return found.group(1)
+
+
+@pytest.fixture
+def over_weeks(sessions: sessionmaker[Session], clock: FrozenClock, web_personas: Personas) -> None:
+    """Declared at 09:00 on Monday 23 November (START) and before: the chart's week starts that day."""
+    now = clock.now()
+    declare(sessions, now - timedelta(weeks=13), "Too old for the chart", "P0")
+    declare(sessions, now - timedelta(days=6), "Last week, on web", "P1", services=["web"])
+    declare(sessions, now - timedelta(days=2), "Last week too", "P1")
+    declare(sessions, now - timedelta(days=1), "A drill", "P0", drill=True)
+    declare(sessions, now, "This week", "P0")
+
+
+def test_the_list_charts_incidents_per_week_by_severity(client: TestClient, log_in: LogIn, over_weeks: None) -> None:
+    log_in(client, "charlie@example.com")
+    html = client.get("/incidents").text
+    assert _chart_label(html) == (
+        "Incidents declared per week: 12 bars, Sep 7 to Nov 23, total 3 (P0 1, P1 2, P2 0, P3 0)"
+    )
+    assert "<title>Nov 16: P1 2</title>" in html
+    assert "<title>Nov 23: P0 1</title>" in html
+
+
+def test_the_chart_per_day_and_for_one_service(client: TestClient, log_in: LogIn, over_weeks: None) -> None:
+    log_in(client, "charlie@example.com")
+    html = client.get("/incidents", params={"per": "day"}).text
+    assert _chart_label(html) == (
+        "Incidents declared per day: 30 bars, Oct 25 to Nov 23, total 3 (P0 1, P1 2, P2 0, P3 0)"
+    )
+    assert '<a href="/incidents?status=open">Per week</a>' in html
+    assert '<strong aria-current="true">Per day</strong>' in html
+    on_web = client.get("/incidents", params={"service": "web", "status": "all"}).text
+    assert "total 1 (P0 0, P1 1, P2 0, P3 0)" in _chart_label(on_web)
+    assert '<a href="/incidents?status=all&amp;service=web&amp;per=day">Per day</a>' in on_web

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
+from markupsafe import Markup
 from sqlalchemy.orm import Session
 
 from tocsin.api import problems
@@ -32,6 +33,7 @@ from tocsin.storage.repositories import incidents as incident_repo
 from tocsin.storage.repositories import severities as severities_repo
 from tocsin.storage.repositories import targets as targets_repo
 from tocsin.web.auth import Responder, Viewer, WebUser, mark_web
+from tocsin.web.charts import Series, bar_chart
 from tocsin.web.incident_clocks import clocks_of
 from tocsin.web.templating import templates
 
@@ -139,9 +141,12 @@ class ListFilters:
     service: str = ""
     q: str = ""
     since: str = ""
+    per: str = "week"  # the chart's bars
 
-    def query(self, page: int) -> str:
-        values = {k: v for k, v in vars(self).items() if v} | ({"page": str(page)} if page > 1 else {})
+    def query(self, page: int, **changes: str) -> str:
+        chosen = vars(self) | changes
+        values = {k: v for k, v in chosen.items() if v and not (k == "per" and v == "week")}
+        values |= {"page": str(page)} if page > 1 else {}
         return "?" + urlencode(values) if values else ""
 
 
@@ -168,6 +173,41 @@ def _since(value: str, time_zone: str) -> datetime:
     return datetime.combine(day, time(0), zone)  # the start of that day where the reader is
 
 
+CHART_WEEKS = 12
+CHART_DAYS = 30
+
+
+def _over_time(session: Session, now: datetime, per: str, service_key: str) -> Markup:
+    """Incidents declared per week (the last 12, from Monday) or per day (the last 30), by
+    severity, drills left out: counted per UTC day in the database, bucketed here."""
+    today = now.astimezone(UTC).date()
+    if per == "day":
+        starts = [today - timedelta(days=n) for n in range(CHART_DAYS - 1, -1, -1)]
+        bucket = {day: day for day in starts}
+        labels = [f"{day:%b} {day.day}" for day in starts]
+    else:
+        monday = today - timedelta(days=today.weekday())
+        starts = [monday - timedelta(weeks=n) for n in range(CHART_WEEKS - 1, -1, -1)]
+        bucket = {start + timedelta(days=d): start for start in starts for d in range(7)}
+        labels = [f"{start:%b} {start.day}" for start in starts]
+    service = directory.service_by_key(session, service_key) if service_key else None
+    since = datetime.combine(starts[0], time(0), UTC)
+    counts = incident_views.declared_per_day(session, since, drill=False, service_id=service.id if service else None)
+    scheme = severities.active(session)
+    names = [level.name for level in scheme.levels]
+    names += sorted({c.severity for c in counts} - set(names))  # levels of a scheme no longer active
+    index = {start: i for i, start in enumerate(starts)}
+    values = {name: [0.0] * len(starts) for name in names}
+    for count in counts:
+        start = bucket.get(count.day)
+        if start is not None:
+            values[count.severity][index[start]] += count.count
+    ranks = {level.name: level.rank for level in scheme.levels}
+    series = [Series(name, values[name], f"var(--p{min(ranks.get(name, 3), 3)})") for name in names]
+    title = "Incidents declared per " + ("day" if per == "day" else "week")
+    return bar_chart(labels, series, label=title)
+
+
 @router.get("/incidents")
 def incident_list(
     request: Request,
@@ -180,8 +220,10 @@ def incident_list(
     q: Annotated[str, Query(max_length=300)] = "",
     since: str = "",
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    per: str = "week",
 ) -> Response:
-    filters = ListFilters(status, severity, service, q.strip(), since)
+    per = "day" if per == "day" else "week"
+    filters = ListFilters(status, severity, service, q.strip(), since, per)
     problems_found: list[str] = []
     if status not in _STATUS_CHOICES:
         problems_found.append(f"unknown status {status!r}")
@@ -215,6 +257,8 @@ def incident_list(
         "levels": [level.name for level in severities.active(session).levels],
         "services": directory.list_services(session),
         "now": clock.now(),
+        "per_links": {choice: "/incidents" + filters.query(1, per=choice) for choice in ("week", "day")},
+        "chart": _over_time(session, clock.now(), per, service),
     }
     return templates.TemplateResponse(request, "incidents/list.html", context)
 
