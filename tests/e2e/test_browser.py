@@ -175,6 +175,29 @@ def test_the_admin_logs_in_with_the_printed_password_and_looks_through_the_setti
     assert key not in page.content()
     browser.screenshot(page, "settings-integrations")
 
+    # A new colleague, with a password Tocsin makes up and shows once.
+    page.goto(f"{server.url}/settings/users/new")
+    browser.screenshot(page, "settings-user-new")
+    page.get_by_label("Name").fill("Dana Oncall")
+    page.get_by_label("E-mail").fill("dana@example.com")
+    page.get_by_label("Role").select_option("responder")
+    page.get_by_label("Time zone").fill("Europe/Berlin")
+    page.get_by_label("Generate one").check()
+    page.get_by_role("button", name="Create user").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Created Dana Oncall")
+    generated = page.locator("#new-password").inner_text()
+    page.get_by_role("link", name="Back to Dana Oncall").click()
+    expect(page.get_by_label("Time zone")).to_have_value("Europe/Berlin")
+    browser.screenshot(page, "settings-user-edit")
+    fresh = chromium.new_context(viewport=browser.PHONE)  # type: ignore[arg-type]
+    try:
+        fresh.set_default_timeout(browser.TIMEOUT_MS)
+        dana = fresh.new_page()
+        browser.log_in(dana, server.url, "dana@example.com", generated)
+        expect(dana.locator("header .who")).to_contain_text("Dana Oncall")
+    finally:
+        fresh.close()
+
     # Read in dark mode, on a phone.
     dark = chromium.new_context(viewport=browser.PHONE, color_scheme="dark")  # type: ignore[arg-type]
     try:
