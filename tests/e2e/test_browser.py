@@ -14,12 +14,13 @@ test-artifacts/screenshots/.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tests.conftest import BACKENDS, START
 from tests.support import browser
+from tests.support.fake_http import FakeHTTPServer
 from tests.support.server import ServerProcess
 from tocsin.services import passwords
 from tocsin.services.actor import Actor
@@ -73,6 +75,12 @@ escalation_policies:
       - {targets: [{schedule: primary}], delay: 5m}
 services:
   - {key: api, name: Public API, team: platform, escalation_policy: default}
+channels:
+  - name: alerts
+    kind: webhook
+    address_env: ALERTS_WEBHOOK
+    routes:
+      - events: ["incident.*"]
 status_page:
   name: Acme status
   components:
@@ -93,7 +101,16 @@ def printed_admin_password(server: ServerProcess) -> str:
 
 
 @pytest.fixture
-def team(server: ServerProcess, db_url: str, tmp_path: Path, sessions: sessionmaker[Session]) -> ServerProcess:
+def receiver() -> Iterator[FakeHTTPServer]:
+    """Where the #alerts channel posts (a generic webhook)."""
+    with FakeHTTPServer() as fake:
+        yield fake
+
+
+@pytest.fixture
+def team(
+    server: ServerProcess, db_url: str, tmp_path: Path, sessions: sessionmaker[Session], receiver: FakeHTTPServer
+) -> ServerProcess:
     """The server with the config above applied (`tocsin apply`, as the README does) and
     everyone's password set to PASSWORD."""
     config = tmp_path / "tocsin.yaml"
@@ -103,6 +120,7 @@ def team(server: ServerProcess, db_url: str, tmp_path: Path, sessions: sessionma
         "TOCSIN_DATABASE_URL": db_url,
         "TOCSIN_TEST_CLOCK_FILE": str(server.clock_file),
         "TOCSIN_PUBLIC_URL": server.url,
+        "ALERTS_WEBHOOK": f"{receiver.url}/alerts",
     }
     done = subprocess.run(
         [sys.executable, "-m", "tocsin", "apply", "-f", str(config)], env=env, capture_output=True, text=True
@@ -133,7 +151,7 @@ def summary(server: ServerProcess) -> dict[str, Any]:
 
 
 def test_the_admin_logs_in_with_the_printed_password_and_looks_through_the_settings(
-    page: Page, team: ServerProcess, chromium: Browser
+    page: Page, team: ServerProcess, chromium: Browser, receiver: FakeHTTPServer
 ) -> None:
     server = team
     password = printed_admin_password(server)
@@ -155,12 +173,21 @@ def test_the_admin_logs_in_with_the_printed_password_and_looks_through_the_setti
     for path, name, seen in (
         ("/settings/users", "settings-users", "Charlie Viewer"),
         ("/settings/teams", "settings-teams", "Alice Admin, Bob Responder"),
-        ("/settings/channels", "settings-channels", "No channels yet"),
         ("/profile", "profile", "root@example.com"),
     ):
         page.goto(f"{server.url}{path}")
         expect(page.locator("main")).to_contain_text(seen)
         browser.screenshot(page, name)
+
+    # A test post to #alerts: the page follows it until the engine has delivered it.
+    page.goto(f"{server.url}/settings/channels")
+    expect(page.locator("main")).to_contain_text(f"http://127.0.0.1:{receiver.port}/…")
+    assert "/alerts" not in page.locator("main table").inner_text()  # the address is masked
+    page.get_by_role("button", name="Send a test post to alerts").click()
+    expect(page.locator("#test-post")).to_contain_text("delivered.")
+    [posted] = [r for r in receiver.requests if r.route == "/alerts"]
+    assert "Tocsin can post to the channel 'alerts'" in json.dumps(posted.json())
+    browser.screenshot(page, "settings-channels")
 
     # An integration's URLs, shown once.
     page.goto(f"{server.url}/settings/integrations/new")

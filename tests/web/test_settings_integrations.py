@@ -8,7 +8,7 @@ import re
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.conftest import Personas
@@ -177,7 +177,7 @@ def test_channels_are_listed_with_their_routes_and_masked_addresses_even_for_adm
         assert "signed" in page.text
 
 
-def test_a_responder_sends_a_channel_a_test_post(
+def test_a_responder_sends_a_channel_a_test_post_and_sees_what_came_of_it(
     client: TestClient, log_in: LogIn, team_channels: None, sessions: sessionmaker[Session]
 ) -> None:
     csrf = log_in(client, "bob@example.com")
@@ -185,11 +185,44 @@ def test_a_responder_sends_a_channel_a_test_post(
     assert "Send a test post" in page.text
     sent = client.post("/settings/channels/alerts/test", data={"csrf_token": csrf})
     assert sent.status_code == 200
-    assert "A test post to alerts is queued" in sent.text
     with sessions() as db:
         [queued] = db.scalars(select(Notification).where(Notification.kind == "test")).all()
         assert queued.channel_id is not None
         assert queued.status == "pending"
+        test_id = queued.id
+    # The page asks again in two seconds while the post waits for the engine.
+    outcome = f"/settings/channels/tests/{test_id}"
+    assert "queued; it goes out within seconds" in sent.text
+    assert f'hx-get="{outcome}"' in sent.text
+
+    def engine_says(status: str, error: str = "") -> str:
+        with sessions() as db:
+            db.execute(update(Notification).where(Notification.id == test_id).values(status=status, last_error=error))
+            db.commit()
+        answer = client.get(outcome, headers={"HX-Request": "true"})
+        assert answer.status_code == 200
+        return str(answer.text)
+
+    failed = engine_says("failed", "HTTP 404: Discord says the webhook does not exist")
+    assert "failed: HTTP 404: Discord says the webhook does not exist" in failed
+    assert "hx-get" not in failed  # done: no more asking
+    delivered = engine_says("sent")
+    assert "Test post to <strong>alerts</strong>:\n  delivered." in delivered
+    assert "hx-get" not in delivered
+
+
+def test_only_a_channels_test_post_is_shown_and_only_to_responders(
+    client: TestClient, log_in: LogIn, team_channels: None, sessions: sessionmaker[Session], clock: FrozenClock
+) -> None:
+    with sessions() as db:
+        test_id = channels.send_test(db, Actor.system("tests"), clock.now(), "alerts").id
+        db.commit()
+    log_in(client, "charlie@example.com")
+    assert client.get(f"/settings/channels/tests/{test_id}").status_code == 403
+    assert "Test post to" not in client.get(f"/settings/channels?test={test_id}").text
+    log_in(client, "bob@example.com")
+    assert client.get(f"/settings/channels/tests/{test_id}").status_code == 200
+    assert client.get(f"/settings/channels/tests/{test_id + 1}").status_code == 404
 
 
 def test_a_viewer_cannot_send_a_test_post(

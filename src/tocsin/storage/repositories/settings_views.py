@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
-from tocsin.storage.models import Channel, Integration, Team, TeamMember, User
+from tocsin.storage.models import Channel, Integration, Notification, Team, TeamMember, User
 
 
 def users_page(session: Session, *, offset: int, limit: int) -> Sequence[User]:
@@ -57,3 +57,14 @@ def integrations_page(
 def channels_page(session: Session, *, offset: int, limit: int) -> Sequence[Channel]:
     query = select(Channel).options(selectinload(Channel.routes)).order_by(Channel.name).offset(offset).limit(limit)
     return session.scalars(query).all()
+
+
+def test_post(session: Session, notification_id: int) -> tuple[Notification, str] | None:
+    """A channel's test post and the channel's name; None for any other notification (a
+    page to a person is not this page's to show)."""
+    row = session.execute(
+        select(Notification, Channel.name)
+        .join(Channel, Channel.id == Notification.channel_id)
+        .where(Notification.id == notification_id, Notification.kind == "test")
+    ).first()
+    return None if row is None else (row[0], row[1])
