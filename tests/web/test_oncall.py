@@ -309,3 +309,62 @@ def test_one_person_on_call_by_two_layers_back_to_back_is_one_shift(
     log_in(client, "charlie@example.com")
     rows = shift_rows(client.get("/schedules/split").text)
     assert rows[1] == ["Mon 23 Nov 09:00", "Tue 24 Nov 00:00", "Bob Responder", "rotation"]
+
+
+def test_a_responder_adds_an_override_for_someone_in_their_own_time_zone(
+    client: TestClient, log_in: LogIn, primary: str, sessions: sessionmaker[Session]
+) -> None:
+    with sessions() as db:
+        bob = db.scalars(select(User).where(User.email == "bob@example.com")).one()
+        bob.time_zone = "Europe/Berlin"
+        db.commit()
+    token = log_in(client, "bob@example.com")
+    assert "Add an override" in client.get("/schedules/primary").text
+    data = {"csrf_token": token, "user": "charlie@example.com", "start": "2026-11-28T10:00", "end": "2026-11-28T22:00"}
+    response = client.post("/schedules/primary/overrides", data=data, follow_redirects=False)
+    assert response.status_code == 303
+    with sessions() as db:
+        [override] = db.scalars(select(ScheduleOverride)).all()
+        assert (override.starts_at, override.ends_at) == (utc(2026, 11, 28, 9), utc(2026, 11, 28, 21))
+        assert override.created_by == "Bob Responder"
+
+
+@pytest.mark.parametrize(
+    ("fields", "field", "message"),
+    [
+        ({"user": "nobody@example.com"}, "user", "unknown user &#39;nobody@example.com&#39;"),
+        ({"end": "2026-11-28T08:00"}, "end", "is not after start"),
+        ({"start": "soon"}, "start", "enter a date and time"),
+        ({"start": "2026-11-01T08:00", "end": "2026-11-02T08:00"}, "end", "this span is over"),
+    ],
+)
+def test_a_refused_override_is_shown_next_to_its_field(
+    client: TestClient,
+    log_in: LogIn,
+    primary: str,
+    sessions: sessionmaker[Session],
+    fields: dict[str, str],
+    field: str,
+    message: str,
+) -> None:
+    token = log_in(client, "bob@example.com")
+    data = {"csrf_token": token, "user": "alice@example.com", "start": "2026-11-28T10:00", "end": "2026-11-28T22:00"}
+    response = client.post("/schedules/primary/overrides", data={**data, **fields})
+    assert response.status_code == 422
+    error = re.search(rf'<p class="error" id="o-{field}-error">([^<]*)</p>', response.text)
+    assert error is not None
+    assert message in error.group(1)
+    assert f'value="{fields.get("start", data["start"])}"' in response.text  # what was typed stays
+    with sessions() as db:
+        assert db.scalars(select(ScheduleOverride)).all() == []
+
+
+def test_a_viewer_cannot_add_an_override(
+    client: TestClient, log_in: LogIn, primary: str, sessions: sessionmaker[Session]
+) -> None:
+    token = log_in(client, "charlie@example.com")
+    assert "Add an override" not in client.get("/schedules/primary").text
+    data = {"csrf_token": token, "user": "charlie@example.com", "start": "2026-11-28T10:00", "end": "2026-11-28T22:00"}
+    assert client.post("/schedules/primary/overrides", data=data).status_code == 403
+    with sessions() as db:
+        assert db.scalars(select(ScheduleOverride)).all() == []

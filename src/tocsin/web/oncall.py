@@ -224,6 +224,9 @@ def _schedule_context(
         "overrides": upcoming,
         "now": now,
         "error": None,
+        "people": views.active_people(session) if user.can_respond else [],
+        "form": {"user": user.email, "start": "", "end": ""},
+        "form_errors": {},
     }
 
 
@@ -264,6 +267,46 @@ def take_shift(
         session.rollback()
         context = _schedule_context(request, user, session, now, key)
         context["error"] = exc.message
+        return templates.TemplateResponse(request, "oncall/schedule.html", context, status_code=422)
+    session.commit()
+    return RedirectResponse(f"/schedules/{key}", status_code=303)
+
+
+def _local(value: str, name: str, time_zone: str) -> datetime:
+    """A datetime-local field's value, read in the reader's time zone."""
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValidationFailed("enter a date and time", field=name) from None
+    if parsed.tzinfo is None:
+        parsed = domain.resolve_local(parsed, _zone(time_zone))
+    return parsed
+
+
+@router.post("/schedules/{key}/overrides")
+def add_override(
+    request: Request,
+    key: str,
+    user: Responder,
+    session: DbSession,
+    clock: CurrentClock,
+    who: Annotated[str, Form(alias="user", max_length=320)] = "",
+    start: Annotated[str, Form(max_length=40)] = "",
+    end: Annotated[str, Form(max_length=40)] = "",
+) -> Response:
+    """Someone covers a span, whoever the layers say (e.g. a swap arranged in the team)."""
+    now = clock.now()
+    try:
+        low = _local(start, "start", user.time_zone)
+        high = _local(end, "end", user.time_zone)
+        if high <= now:
+            raise ValidationFailed("this span is over; an override is for now or later", field="end")
+        schedule_service.add_override(session, user.actor, now, key, user=who, start=low, end=high)
+    except ValidationFailed as exc:
+        session.rollback()
+        context = _schedule_context(request, user, session, now, key)
+        context["form"] = {"user": who, "start": start, "end": end}
+        context["form_errors"] = {exc.field or "start": exc.message}
         return templates.TemplateResponse(request, "oncall/schedule.html", context, status_code=422)
     session.commit()
     return RedirectResponse(f"/schedules/{key}", status_code=303)

@@ -85,3 +85,9 @@ def teams_by_keys(session: Session, keys: Iterable[str]) -> dict[str, Team]:
         return {}
     query = select(Team).where(Team.key.in_(wanted)).options(selectinload(Team.members).selectinload(TeamMember.user))
     return {team.key: team for team in session.scalars(query)}
+
+
+def active_people(session: Session, limit: int = 500) -> list[tuple[str, str]]:
+    """(e-mail, name) of active users by name, for the override form's choice of person."""
+    query = select(User.email, User.name).where(User.active.is_(True)).order_by(User.name, User.email).limit(limit)
+    return [(email, name) for email, name in session.execute(query).all()]
