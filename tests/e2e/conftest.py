@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
 from tests.conftest import IN_CI
 from tests.support import alertmanager, browser
@@ -65,6 +65,8 @@ def chromium_binary() -> Path:
 @pytest.fixture(scope="session")
 def chromium(chromium_binary: Path) -> Iterator[Browser]:
     """One headless Chromium for the whole session; each test gets its own context."""
+    # `expect` waits 5 s by default: an HTMX poll every 2 s on a loaded CI machine needs more.
+    expect.set_options(timeout=browser.TIMEOUT_MS)
     with sync_playwright() as playwright:
         launched = browser.launch(playwright, chromium_binary)
         yield launched
