@@ -62,9 +62,14 @@ def chromium_binary() -> Path:
     return found
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium(chromium_binary: Path) -> Iterator[Browser]:
-    """One headless Chromium for the whole session; each test gets its own context."""
+    """One headless Chromium per test module; each test gets its own context.
+
+    Not per session: Playwright's sync API runs an event loop in the main thread for as
+    long as it is open, and every later test that calls asyncio.run() (the check
+    scheduler's, the deliveries') would fail with "cannot be called from a running event
+    loop". Closed at the end of the browser tests' module, it is gone before them."""
     # `expect` waits 5 s by default: an HTMX poll every 2 s on a loaded CI machine needs more.
     expect.set_options(timeout=browser.TIMEOUT_MS)
     with sync_playwright() as playwright:
