@@ -151,6 +151,8 @@ def test_an_admin_changes_a_role_and_a_time_zone(
     bob = user_id(sessions, "bob@example.com")
     page = client.get(f"/settings/users/{bob}")
     assert "Bob Responder" in page.text
+    assert client.get("/settings/users/999").status_code == 404
+    assert client.get(f"/settings/users/{2**64}").status_code == 422  # not a database error
 
     saved = client.post(
         f"/settings/users/{bob}",

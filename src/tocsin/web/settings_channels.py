@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from tocsin.api.deps import CurrentClock, DbSession
@@ -49,7 +49,9 @@ def send_test(user: Responder, session: DbSession, clock: CurrentClock, name: st
 
 
 @router.get("/settings/channels/tests/{notification_id}", response_class=HTMLResponse)
-def test_outcome(request: Request, user: Responder, session: DbSession, notification_id: int) -> Response:
+def test_outcome(
+    request: Request, user: Responder, session: DbSession, notification_id: Annotated[int, Path(ge=1, le=2**62)]
+) -> Response:
     found = settings_views.test_post(session, notification_id)
     if found is None:
         raise NotFound(f"no test post {notification_id}", field="notification")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
@@ -26,6 +26,8 @@ from tocsin.web.settings_support import PAGE_SIZE, form_errors, offset, paged, r
 router = APIRouter(include_in_schema=False, dependencies=[Depends(mark_web)])
 
 ROLES = directory.USER_ROLES
+# Bounded as the API's ids are: a number past BIGINT is a 422, not a database error.
+UserId = Annotated[int, Path(ge=1, le=2**62)]
 # The zones offered as suggestions; any IANA name is accepted.
 COMMON_ZONES = (
     "UTC", "Europe/London", "Europe/Berlin", "Europe/Paris", "America/New_York", "America/Chicago",
@@ -44,9 +46,7 @@ def _user(session: Session, user_id: int) -> models.User:
 @router.get("/settings/users", response_class=HTMLResponse)
 def users(request: Request, user: Viewer, session: DbSession, page: Annotated[int, Query()] = 1) -> Response:
     rows, pager = paged(settings_views.users_page(session, offset=offset(page), limit=PAGE_SIZE + 1), page)
-    return render(
-        request, "settings/users.html", user, users=rows, pager=pager, saved=request.query_params.get("saved")
-    )
+    return render(request, "settings/users.html", user, users=rows, pager=pager)
 
 
 def _new_form(
@@ -100,7 +100,7 @@ def create_user(
 
 
 @router.get("/settings/users/{user_id}", response_class=HTMLResponse)
-def edit_user(request: Request, user: WebAdmin, session: DbSession, user_id: int) -> Response:
+def edit_user(request: Request, user: WebAdmin, session: DbSession, user_id: UserId) -> Response:
     person = _user(session, user_id)
     return _edit_form(request, user, person, saved=request.query_params.get("saved"))
 
@@ -136,7 +136,7 @@ def update_user(
     user: WebAdmin,
     session: DbSession,
     clock: CurrentClock,
-    user_id: int,
+    user_id: UserId,
     name: Annotated[str, Form(max_length=200)] = "",
     role: Annotated[str, Form(max_length=20)] = "",
     time_zone: Annotated[str, Form(max_length=64)] = "",
@@ -160,7 +160,7 @@ def set_active(
     user: WebAdmin,
     session: DbSession,
     clock: CurrentClock,
-    user_id: int,
+    user_id: UserId,
     active: Annotated[bool, Form()] = False,
 ) -> Response:
     person = _user(session, user_id)
@@ -183,7 +183,7 @@ def reset_password(
     user: WebAdmin,
     session: DbSession,
     clock: CurrentClock,
-    user_id: int,
+    user_id: UserId,
     password: Annotated[str, Form(max_length=1024)] = "",
     generate: Annotated[bool, Form()] = False,
 ) -> Response:
