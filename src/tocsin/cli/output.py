@@ -20,6 +20,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from tocsin.clock import from_env as clock_from_env
+from tocsin.services.integrations import TOOLS
 
 Json = dict[str, Any]
 
@@ -397,17 +398,6 @@ def event_result(action: str, answer: Json) -> str:
 # ---- integrations ------------------------------------------------------------
 
 # What each entry of an integration's `urls` is for, as its users name it.
-TOOLS = {
-    "native": "Tocsin events API (tocsin event, curl)",
-    "pagerduty": "PagerDuty Events API v2 (any PagerDuty client or integration)",
-    "pagerduty_change": "PagerDuty change events",
-    "alertmanager": "Prometheus Alertmanager (webhook_configs url)",
-    "opsgenie": "Opsgenie alert API",
-    "grafana": "Grafana (webhook contact point URL)",
-    "generic": "Any JSON webhook (generic)",
-    "github": "GitHub (repository or organization webhook Payload URL)",
-    "sentry": "Sentry SDKs (the DSN: Sentry.init(dsn=...))",
-}
 
 
 def settings_text(settings: Json) -> str:

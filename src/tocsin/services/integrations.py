@@ -226,6 +226,20 @@ def internal(session: Session, now: datetime, service: models.Service, kind: Kin
     return IntegrationRef.of(found)
 
 
+# The tool each of `urls()`'s addresses is for, as the CLI and the settings page name it.
+TOOLS = {
+    "native": "Tocsin events API (tocsin event, curl)",
+    "pagerduty": "PagerDuty Events API v2 (any PagerDuty client or integration)",
+    "pagerduty_change": "PagerDuty change events",
+    "alertmanager": "Prometheus Alertmanager (webhook_configs url)",
+    "opsgenie": "Opsgenie alert API",
+    "grafana": "Grafana (webhook contact point URL)",
+    "generic": "Any JSON webhook (generic)",
+    "github": "GitHub (repository or organization webhook Payload URL)",
+    "sentry": "Sentry SDKs (the DSN: Sentry.init(dsn=...))",
+}
+
+
 def urls(base: str, kind: str, key: str, integration_id: int | None = None) -> dict[str, str]:
     """What to paste into each tool for this integration; a Sentry project's DSN needs its id."""
     base = base.rstrip("/")

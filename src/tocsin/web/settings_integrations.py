@@ -28,19 +28,6 @@ router = APIRouter(include_in_schema=False, dependencies=[Depends(mark_web)])
 
 KINDS = [kind.value for kind in integrations.Kind if kind not in integrations.INTERNAL_KINDS]
 HIDDEN_KINDS = [kind.value for kind in integrations.INTERNAL_KINDS]
-# What each of an integration's URLs is for, as its users name the tool (the CLI prints
-# the same names: cli/output.py TOOLS).
-TOOLS = {
-    "native": "Tocsin events API (tocsin event, curl)",
-    "pagerduty": "PagerDuty Events API v2 (any PagerDuty client or integration)",
-    "pagerduty_change": "PagerDuty change events",
-    "alertmanager": "Prometheus Alertmanager (webhook_configs url)",
-    "opsgenie": "Opsgenie alert API",
-    "grafana": "Grafana (webhook contact point URL)",
-    "generic": "Any JSON webhook (generic)",
-    "github": "GitHub (repository or organization webhook Payload URL)",
-    "sentry": "Sentry SDKs (the DSN: Sentry.init(dsn=...))",
-}
 
 
 @router.get("/settings/integrations", response_class=HTMLResponse)
@@ -84,7 +71,7 @@ def _new_form(
         form=form,
         errors=errors or {},
         kinds=KINDS,
-        tools=TOOLS,
+        tools=integrations.TOOLS,
         services=directory_repo.list_services(session),
     )
 
@@ -140,5 +127,5 @@ def create_integration(
         201,
         integration=row,
         key=created.key,
-        urls=[(TOOLS.get(tool, tool), url) for tool, url in urls.items()],
+        urls=[(integrations.TOOLS.get(tool, tool), url) for tool, url in urls.items()],
     )
