@@ -314,3 +314,20 @@ def test_cached_answers_are_sent_before_routing_and_are_the_same_bytes(
     assert cache.renders == len(FAST_KEYS)
     # A query string goes through the router: the history's pages are keyed by it.
     assert client.get("/status/history?page=1").status_code == 200
+
+
+def test_on_sqlite_the_page_reads_without_taking_the_write_lock(
+    backend: str, page: Personas, sessions: sessionmaker[Session], clock: FrozenClock
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tocsin.web.status_cache import StatusCache, reading_sessions
+    from tocsin.web.status_page import _json
+
+    cache = StatusCache(reading_sessions(sessions), clock, check_every=0)
+    with sessions() as writer, ThreadPoolExecutor(1) as pool:
+        writer.execute(select(models.StatusPageSettings.id))  # holds the transaction, on SQLite the write lock
+        found = pool.submit(cache.get, "x", lambda db, now: _json({"n": len(status_repo.components(db))}))
+        assert found.result(timeout=10).body == b'{"n":3}'
+        writer.rollback()
+    del backend

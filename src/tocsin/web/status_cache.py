@@ -26,7 +26,10 @@ import time
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
+import orjson
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from tocsin.clock import Clock
@@ -34,6 +37,29 @@ from tocsin.services.status_page import local_changes
 from tocsin.storage.repositories import status_page as repo
 
 CHECK_EVERY = 1.0
+
+
+def reading_sessions(sessions: sessionmaker[Session]) -> sessionmaker[Session]:
+    """Sessions that only read. On SQLite, Tocsin's sessions begin every transaction with
+    BEGIN IMMEDIATE, the one write lock (storage.db): the page's reads would hold it for a
+    whole render and make every writer (a page being sent, an update being posted) wait.
+    Here they run outside any transaction, as WAL readers, each statement seeing the latest
+    commit. On PostgreSQL the sessions are used as they are."""
+    engine = sessions.kw.get("bind")
+    if not isinstance(engine, Engine) or engine.dialect.name != "sqlite":
+        return sessions
+    reader = create_engine(
+        engine.url, connect_args={"timeout": 30, "check_same_thread": False}, json_deserializer=orjson.loads
+    )
+
+    @event.listens_for(reader, "connect")
+    def _autocommit(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # no BEGIN at all: plain WAL reads
+        dbapi_connection.execute("PRAGMA query_only=ON")
+
+    return sessionmaker(reader, expire_on_commit=False)
+
+
 MAX_ENTRIES = 512
 
 

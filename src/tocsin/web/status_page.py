@@ -27,7 +27,7 @@ from tocsin.services import status_page_json as status_json
 from tocsin.services import status_page_subscribers as subscribers
 from tocsin.services import status_page_view as view
 from tocsin.web import status_feeds
-from tocsin.web.status_cache import Rendered, StatusCache
+from tocsin.web.status_cache import Rendered, StatusCache, reading_sessions
 from tocsin.web.templating import templates
 
 router = APIRouter(include_in_schema=False)
@@ -51,7 +51,7 @@ def cache_for(app: Any) -> StatusCache:
             cache = getattr(app_state, "status_cache", None)
             if cache is None:
                 state: AppState = app_state.tocsin
-                cache = StatusCache(state.sessions, state.clock)
+                cache = StatusCache(reading_sessions(state.sessions), state.clock)
                 app_state.status_cache = cache
     return cache
 
