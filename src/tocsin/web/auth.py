@@ -94,7 +94,10 @@ async def _csrf_token_sent(request: Request) -> str:
     return ""
 
 
-async def current_user(request: Request, session: DbSession, clock: CurrentClock) -> WebUser:
+def _session_user(request: Request, session: DbSession, clock: CurrentClock) -> WebUser:
+    # A plain function, so FastAPI runs it in the thread pool: on the event loop, its first
+    # query (BEGIN IMMEDIATE on SQLite) would wait for a request whose handler already holds
+    # the lock, and that request can only finish and release it through the event loop.
     secret = request.cookies.get(COOKIE, "")
     if not secret:
         raise LoginRequired(_next_url(request), "")
@@ -105,10 +108,14 @@ async def current_user(request: Request, session: DbSession, clock: CurrentClock
     if session.dirty:  # the sliding expiry: its own small commit, as API tokens' last use
         session.commit()
     user = row.user
-    web_user = WebUser(user.id, user.email, user.name, user.role, user.time_zone, row.csrf_token)
+    return WebUser(user.id, user.email, user.name, user.role, user.time_zone, row.csrf_token)
+
+
+async def current_user(request: Request, web_user: Annotated[WebUser, Depends(_session_user)]) -> WebUser:
+    # Async only to read the form for its CSRF token; no database work here (see above).
     if request.method not in SAFE_METHODS:
         sent = await _csrf_token_sent(request)
-        if not sent or not hmac.compare_digest(sent, row.csrf_token):
+        if not sent or not hmac.compare_digest(sent, web_user.csrf_token):
             raise CsrfFailed("the form's security token is missing or stale: reload the page and try again")
     request.state.user = web_user
     return web_user
