@@ -41,7 +41,7 @@ sys.path.insert(0, str(ROOT))
 from tests.support.server import free_port, stop_process  # noqa: E402
 
 from tocsin.domain import checks as check_rules  # noqa: E402
-from tocsin.services import bootstrap, checks, directory, passwords  # noqa: E402
+from tocsin.services import bootstrap, checks, directory, passwords, policies, schedules  # noqa: E402
 from tocsin.services.actor import Actor  # noqa: E402
 from tocsin.storage import bulk, migrate, models  # noqa: E402
 from tocsin.storage.db import make_engine, make_sessionmaker  # noqa: E402
@@ -91,6 +91,31 @@ def prepare(url: str, raw_days: int, now: datetime) -> dict[str, Any]:
         directory.create_team(session, system, now, key="platform", name="Platform")
         for i in range(50):
             directory.create_user(session, system, now, email=f"user{i:02d}@example.com", name=f"User {i:02d}")
+        schedules.create_schedule(
+            session,
+            system,
+            now,
+            key="primary",
+            name="Primary on-call",
+            layers=[
+                schedules.LayerSpec(
+                    name="weekly",
+                    participants=[f"user{i:02d}@example.com" for i in range(8)],
+                    start=now - timedelta(days=30),
+                )
+            ],
+        )
+        policies.create_policy(
+            session,
+            system,
+            now,
+            key="default",
+            levels=[
+                policies.LevelSpec(300, [policies.TargetSpec("schedule", "primary")]),
+                policies.LevelSpec(300, [policies.TargetSpec("user", "user10@example.com")]),
+            ],
+            repeat=1,
+        )
         for i in range(SERVICES):
             directory.create_service(session, system, now, key=f"svc-{i:02d}", name=f"Service {i:02d}", team="platform")
         for i in range(CHECKS):
@@ -344,7 +369,9 @@ def pages(ids: dict[str, Any]) -> list[str]:
         "/services",
         f"/services/{ids['service']}",
         "/schedules",
+        "/schedules/primary",
         "/policies",
+        "/policies/default",
         "/checks",
         "/checks?status=down",
         f"/checks/{ids['check']}",
@@ -354,6 +381,13 @@ def pages(ids: dict[str, Any]) -> list[str]:
         "/crashes",
         "/changes",
         "/settings",
+        "/settings/users",
+        "/settings/teams",
+        "/settings/integrations",
+        "/settings/channels",
+        "/profile",
+        "/incidents/new",
+        "/crashes/releases",
         "/status",
         "/status/history",
         "/api/v2/summary.json",
