@@ -529,3 +529,17 @@ def test_the_chart_per_day_and_for_one_service(client: TestClient, log_in: LogIn
     on_web = client.get("/incidents", params={"service": "web", "status": "all"}).text
     assert "total 1 (P0 0, P1 1, P2 0, P3 0)" in _chart_label(on_web)
     assert '<a href="/incidents?status=all&amp;service=web&amp;per=day">Per day</a>' in on_web
+
+
+def test_the_clocks_keep_counting_on_their_own_poll(
+    client: TestClient, log_in: LogIn, incident: str, clock: FrozenClock
+) -> None:
+    log_in(client, "charlie@example.com")
+    html = client.get(f"/incidents/{incident}").text
+    assert f'hx-get="/incidents/{incident}/clocks" hx-trigger="every 15s"' in html
+    clock.advance(timedelta(minutes=16))
+    fragment = client.get(f"/incidents/{incident}/clocks", headers={"HX-Request": "true"})
+    assert fragment.status_code == 200
+    assert text_of(fragment.text) == (
+        "Open for 16m Acknowledge: overdue by 1m (09:15) Resolve: due in 3h 44m (13:00) Next update: due in 14m (09:30)"
+    )

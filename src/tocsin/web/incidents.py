@@ -34,7 +34,7 @@ from tocsin.storage.repositories import severities as severities_repo
 from tocsin.storage.repositories import targets as targets_repo
 from tocsin.web.auth import Responder, Viewer, WebUser, mark_web
 from tocsin.web.charts import Series, bar_chart
-from tocsin.web.incident_clocks import clocks_of
+from tocsin.web.incident_clocks import IncidentClocks, clocks_of
 from tocsin.web.templating import templates
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(mark_web)])
@@ -73,16 +73,20 @@ def allowed_moves(incident: Incident) -> list[str]:
     return moves
 
 
-def _state_context(session: Session, user: WebUser, now: datetime, incident: Incident) -> dict[str, Any]:
-    scheme = severities.active(session)
-    level = scheme.level(incident.severity)
+def _clocks(session: Session, now: datetime, incident: Incident) -> IncidentClocks:
+    level = severities.active(session).level(incident.severity)
     targets = targets_repo.targets_for(session, incident.id)
     last_update = incident_views.last_updates(session, [incident.id]).get(incident.id)
+    return clocks_of(incident, targets, level, last_update, now)
+
+
+def _state_context(session: Session, user: WebUser, now: datetime, incident: Incident) -> dict[str, Any]:
+    scheme = severities.active(session)
     moves = allowed_moves(incident)
     return {
         "user": user,
         "incident": incident,
-        "clocks": clocks_of(incident, targets, level, last_update, now),
+        "clocks": _clocks(session, now, incident),
         "moves": moves,
         "can_ack": IncidentStatus.ACKNOWLEDGED.value in moves,
         "can_resolve": IncidentStatus.RESOLVED.value in moves,
@@ -353,6 +357,15 @@ def timeline_fragment(
     context = _state_context(session, user, clock.now(), incident)
     context.update({"entries": entries, "more": more, "paging_back": False, "oob": True})
     return templates.TemplateResponse(request, "incidents/_live.html", context)
+
+
+@router.get("/incidents/{ref}/clocks")
+def clocks_fragment(request: Request, ref: str, user: Viewer, session: DbSession, clock: CurrentClock) -> Response:
+    """The header's clocks, polled on their own: "due in 4m" must keep counting while
+    nothing new happens (the timeline's poll answers 204 then)."""
+    incident = incidents.get(session, ref)
+    context = {"user": user, "incident": incident, "clocks": _clocks(session, clock.now(), incident)}
+    return templates.TemplateResponse(request, "incidents/_clocks.html", context)
 
 
 def _act(
