@@ -158,3 +158,26 @@ def test_the_incident_page_lists_its_alerts(
     assert "Alerts (2)" in page
     assert "5xx spike api-alerts firing 1" in page
     assert "Disk full on db-1 api-alerts resolved 2" in page
+
+
+def test_the_list_filters_by_incident(client: TestClient, log_in: LogIn, three: None) -> None:
+    log_in(client, "charlie@example.com")
+    html = client.get("/alerts", params={"incident": "INC-2026-11-23-001"}).text
+    assert _summaries(html) == ["Disk full on db-1", "5xx spike"]
+    assert 'value="INC-2026-11-23-001"' in html
+    assert "no incident 'INC-2026-01-01-001'" in text_of(
+        client.get("/alerts", params={"incident": "INC-2026-01-01-001"}).text
+    )
+
+
+def test_a_storms_incident_links_to_all_its_alerts(
+    client: TestClient, log_in: LogIn, send: Send, clock: FrozenClock
+) -> None:
+    for n in range(27):
+        send("api-alerts", f"k{n}", f"Alert {n:02d}", labels={"group": "storm"})
+        clock.advance(timedelta(seconds=1))
+    log_in(client, "charlie@example.com")
+    html = client.get("/incidents/INC-2026-11-23-001").text
+    assert "Alerts (27)" in text_of(html)
+    assert '<a href="/alerts?incident=INC-2026-11-23-001">all 27</a>' in html
+    assert len(_summaries(client.get("/alerts", params={"incident": "INC-2026-11-23-001"}).text)) == 27

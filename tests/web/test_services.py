@@ -100,7 +100,7 @@ def test_a_service_page_shows_its_incidents_checks_heartbeats_and_integrations(
     html = client.get("/services/api").text
     page = text_of(html)
     assert "Public API" in page
-    assert "Team Platform Escalation policy API on call" in page
+    assert "Team Platform Alerts firing · all Escalation policy API on call" in page
     assert "Open incidents (1) Errors on checkout P0 triggered INC-2026-11-23-002 · open for 30m" in page
     assert "Recent incidents Old outage P1 resolved INC-2026-11-23-001" in page
     assert "api-health down http · HTTP 503" in page

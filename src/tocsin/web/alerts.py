@@ -12,6 +12,7 @@ from tocsin.api.deps import DbSession
 from tocsin.errors import NotFound
 from tocsin.storage.repositories import alert_views, directory
 from tocsin.storage.repositories import alerts as alerts_repo
+from tocsin.storage.repositories import incidents as incident_repo
 from tocsin.web.auth import Viewer, mark_web
 from tocsin.web.templating import templates
 
@@ -29,6 +30,7 @@ def alert_list(
     status: str = "",
     service: str = "",
     integration: str = "",
+    incident: str = "",
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
 ) -> Response:
     problems: list[str] = []
@@ -42,13 +44,18 @@ def alert_list(
     integration_id = int(integration) if valid else None
     if integration and integration_id is None:
         problems.append(f"no integration {integration!r}")
+    incident_row = incident_repo.incident_by_human_id(session, incident) if incident else None
+    if incident and incident_row is None:
+        problems.append(f"no incident {incident!r}")
     filters = alert_views.AlertFilter(
         status=status or None,
         service_id=service_row.id if service_row else None,
         integration_id=integration_id,
+        incident_id=incident_row.id if incident_row else None,
     )
     rows, more = alert_views.list_alerts(session, filters, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
-    chosen = {k: v for k, v in (("status", status), ("service", service), ("integration", integration)) if v}
+    given = (("status", status), ("service", service), ("integration", integration), ("incident", incident))
+    chosen = {k: v for k, v in given if v}
 
     def link(to: int) -> str:
         values = chosen | ({"page": str(to)} if to > 1 else {})
@@ -59,7 +66,7 @@ def alert_list(
         "nav_active": "/alerts",
         "rows": rows,
         "incidents": alert_views.incident_ids(session, {r.incident_id for r in rows if r.incident_id is not None}),
-        "filters": {"status": status, "service": service, "integration": integration},
+        "filters": {"status": status, "service": service, "integration": integration, "incident": incident},
         "problems": problems,
         "statuses": STATUSES,
         "services": directory.list_services(session),

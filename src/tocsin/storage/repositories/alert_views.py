@@ -2,7 +2,8 @@
 
 The list is paged without a total: counting a storm's alerts on every page view would
 read them all, while `limit + 1` rows say whether there is a next page. Newest first on
-ix_alerts_last_seen, or ix_alerts_service_status for one service."""
+ix_alerts_last_seen, ix_alerts_service_status for one service, ix_alerts_incident for one
+incident."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ class AlertFilter:
     status: str | None = None
     service_id: int | None = None
     integration_id: int | None = None
+    incident_id: int | None = None
 
 
 def list_alerts(session: Session, filters: AlertFilter, *, limit: int, offset: int) -> tuple[Sequence[Alert], bool]:
@@ -31,6 +33,8 @@ def list_alerts(session: Session, filters: AlertFilter, *, limit: int, offset: i
         query = query.where(Alert.service_id == filters.service_id)
     if filters.integration_id is not None:
         query = query.where(Alert.integration_id == filters.integration_id)
+    if filters.incident_id is not None:
+        query = query.where(Alert.incident_id == filters.incident_id)  # ix_alerts_incident
     rows = session.scalars(
         query.order_by(Alert.last_seen.desc(), Alert.id.desc()).limit(limit + 1).offset(offset)
     ).all()
