@@ -511,6 +511,9 @@ def over_weeks(sessions: sessionmaker[Session], clock: FrozenClock, web_personas
 def test_the_list_charts_incidents_per_week_by_severity(client: TestClient, log_in: LogIn, over_weeks: None) -> None:
     log_in(client, "charlie@example.com")
     html = client.get("/incidents").text
+    assert "<title>Incidents · Tocsin</title>" in html
+    assert html.count('<svg class="chart bar-chart"') == 1
+    assert html.index('id="list-heading"') < html.index('id="chart-heading"')  # on a phone, the list first
     assert _chart_label(html) == (
         "Incidents declared per week: 12 bars, Sep 7 to Nov 23, total 3 (P0 1, P1 2, P2 0, P3 0)"
     )
