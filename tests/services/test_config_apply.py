@@ -372,9 +372,9 @@ def test_editing_a_scheme_lists_the_level_fields_that_change(
             - name: SEV
               levels:
                 - {name: SEV1, description: "Critical: outage or data loss", ack_within: 2m, resolve_within: 1h,
-                   update_every: 15m, watch_after_fix: 2h}
+                   update_every: 15m, watch_after_fix: 2h, customer_notice_within: 0s, postmortem_within: 2d}
                 - {name: SEV2, description: "Major: significant degradation", ack_within: 15m, resolve_within: 4h,
-                   update_every: 30m, watch_after_fix: 1h}
+                   update_every: 30m, watch_after_fix: 1h, customer_notice_within: 1h, postmortem_within: 48h}
                 - {name: SEV4, ack_within: 1d}
         """,
     )

@@ -260,6 +260,8 @@ class LevelOut(BaseModel):
     resolve_within_s: int | None
     update_every_s: int | None
     watch_after_fix_s: int | None
+    customer_notice_within_s: int | None = Field(None, description="Customers told (a public update) within")
+    postmortem_within_s: int | None = Field(None, description="Postmortem due this long after resolution")
     emergency: bool = Field(description="Pages for an incident at this level ignore quiet hours")
 
 
@@ -282,6 +284,8 @@ class SchemeOut(BaseModel):
                     resolve_within_s=lv.resolve_within_s,
                     update_every_s=lv.update_every_s,
                     watch_after_fix_s=lv.watch_after_fix_s,
+                    customer_notice_within_s=lv.customer_notice_within_s,
+                    postmortem_within_s=lv.postmortem_within_s,
                     emergency=lv.emergency,
                 )
                 for lv in scheme.levels

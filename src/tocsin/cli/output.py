@@ -235,7 +235,15 @@ def severities_table(schemes: list[Json]) -> None:
         active = " (active)" if scheme["active"] else ""
         out.print(f"[bold]Scheme {escape(scheme['name'])}[/bold]{active}")
         grid = table(
-            "Level", "Ack within", "Resolve within", "Update every", "Watch after fix", "Emergency", "Description"
+            "Level",
+            "Ack within",
+            "Resolve within",
+            "Update every",
+            "Watch after fix",
+            "Customers told",
+            "Postmortem due",
+            "Emergency",
+            "Description",
         )
         for level in scheme["levels"]:
             grid.add_row(
@@ -244,6 +252,9 @@ def severities_table(schemes: list[Json]) -> None:
                 duration(level["resolve_within_s"]),
                 duration(level["update_every_s"]),
                 duration(level["watch_after_fix_s"]),
+                # Older servers do not send these two.
+                duration(level.get("customer_notice_within_s")),
+                duration(level.get("postmortem_within_s")),
                 # An emergency pages through quiet hours; older servers do not send the flag.
                 "yes" if level.get("emergency") else "no",
                 escape(level["description"]),

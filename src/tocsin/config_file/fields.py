@@ -60,6 +60,13 @@ def _duration(value: object) -> object:
     return parse_duration(value) if isinstance(value, str) else value
 
 
+def _duration_or_zero(value: object) -> object:
+    # "At once" (customers told as soon as the incident is declared) is a real target.
+    if (isinstance(value, str) and value.strip() in ("0", "0s")) or (type(value) is int and value == 0):
+        return timedelta(0)
+    return _duration(value)
+
+
 def _group_window(value: object) -> object:
     # 0 is a real choice (every alert opens its own incident), which `parse_duration` refuses.
     if (isinstance(value, str) and value.strip() in ("0", "0s")) or (type(value) is int and value == 0):
@@ -140,6 +147,7 @@ LevelName = Annotated[str, AfterValidator(_level_name)]
 Email = Annotated[str, AfterValidator(_email)]
 TimeZone = Annotated[str, AfterValidator(_time_zone)]
 Duration = Annotated[timedelta, BeforeValidator(_duration)]
+DurationOrZero = Annotated[timedelta, BeforeValidator(_duration_or_zero)]
 Name = Annotated[str, Field(max_length=200)]
 Description = Annotated[str, Field(max_length=10_000)]
 UserRole = Literal["viewer", "responder", "admin"]

@@ -32,6 +32,7 @@ from tocsin.config_file.fields import (
     AutoResolve,
     Description,
     Duration,
+    DurationOrZero,
     Email,
     EnvName,
     GroupWindow,
@@ -62,6 +63,9 @@ class Level(_Spec):
     resolve_within: Duration | None = None
     update_every: Duration | None = None
     watch_after_fix: Duration | None = None
+    # A public update owed by then (0s: at once); the postmortem due this long after resolving.
+    customer_notice_within: DurationOrZero | None = None
+    postmortem_within: Duration | None = None
     # Pages for an incident at this level ignore quiet hours. Left out: only the most severe
     # level (the first) is an emergency, as in the shipped schemes.
     emergency: bool | None = None

@@ -34,6 +34,8 @@ def to_domain(scheme: models.SeverityScheme) -> domain.SeverityScheme:
                     resolve_within=_delta(level.resolve_within_s),
                     update_every=_delta(level.update_every_s),
                     watch_after_fix=_delta(level.watch_after_fix_s),
+                    customer_notice_within=_delta(level.customer_notice_within_s),
+                    postmortem_within=_delta(level.postmortem_within_s),
                 ),
                 emergency=level.emergency,
             )
@@ -51,6 +53,8 @@ def level_row(level: domain.SeverityLevel) -> models.SeverityLevel:
         resolve_within_s=_seconds(level.policy.resolve_within),
         update_every_s=_seconds(level.policy.update_every),
         watch_after_fix_s=_seconds(level.policy.watch_after_fix),
+        customer_notice_within_s=_seconds(level.policy.customer_notice_within),
+        postmortem_within_s=_seconds(level.policy.postmortem_within),
         emergency=level.emergency,
     )
 

@@ -150,6 +150,8 @@ class SeverityLevel(Base):
     resolve_within_s: Mapped[int | None] = mapped_column(Integer)
     update_every_s: Mapped[int | None] = mapped_column(Integer)
     watch_after_fix_s: Mapped[int | None] = mapped_column(Integer)
+    customer_notice_within_s: Mapped[int | None] = mapped_column(Integer)
+    postmortem_within_s: Mapped[int | None] = mapped_column(Integer)
     # Pages for an emergency severity ignore quiet hours.
     emergency: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
 

@@ -34,7 +34,14 @@ from tocsin.services.config_apply.steps import (
 from tocsin.storage import models
 from tocsin.storage.repositories import severities as severities_repo
 
-_LEVEL_TIMES = ("ack_within", "resolve_within", "update_every", "watch_after_fix")
+_LEVEL_TIMES = (
+    "ack_within",
+    "resolve_within",
+    "update_every",
+    "watch_after_fix",
+    "customer_notice_within",
+    "postmortem_within",
+)
 
 
 def plan_severities(planning: Planning, spec: schema.Severities | None) -> None:
