@@ -1160,3 +1160,17 @@ class StatusPageDelivery(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class MessageTemplate(Base):
+    """A team's edit of a shipped template (incident messages, the postmortem). Only edits are
+    rows: a key with no row renders the default that ships with Tocsin, so a new release's
+    better default reaches everyone who never changed it."""
+
+    __tablename__ = "message_templates"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    key: Mapped[str] = mapped_column(String(50), unique=True)
+    body: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))

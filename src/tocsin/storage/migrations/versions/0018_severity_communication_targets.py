@@ -1,4 +1,4 @@
-"""severity levels: by when customers are told, and by when the postmortem is due
+"""severity levels: by when customers are told, and by when the postmortem is due; message templates
 
 Revision ID: 0018
 Revises: 0017
@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
+
+from tocsin.storage.types import UTCDateTime
 
 revision = '0018'
 down_revision = '0017'
@@ -29,6 +31,19 @@ _SHIPPED = {
 
 
 def upgrade() -> None:
+    op.create_table(
+        'message_templates',
+        sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+        sa.Column('key', sa.String(length=50), nullable=False),
+        sa.Column('body', sa.Text(), nullable=False),
+        sa.Column('updated_at', UTCDateTime(timezone=True), nullable=False),
+        sa.Column('updated_by_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+        sa.ForeignKeyConstraint(
+            ['updated_by_id'], ['users.id'], name=op.f('fk_message_templates_updated_by_id_users'), ondelete='SET NULL'
+        ),
+        sa.PrimaryKeyConstraint('id', name=op.f('pk_message_templates')),
+        sa.UniqueConstraint('key', name=op.f('uq_message_templates_key')),
+    )
     with op.batch_alter_table('severity_levels', schema=None) as batch_op:
         batch_op.add_column(sa.Column('customer_notice_within_s', sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column('postmortem_within_s', sa.Integer(), nullable=True))
@@ -47,6 +62,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_table('message_templates')
     with op.batch_alter_table('severity_levels', schema=None) as batch_op:
         batch_op.drop_column('postmortem_within_s')
         batch_op.drop_column('customer_notice_within_s')
