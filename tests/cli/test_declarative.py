@@ -36,7 +36,8 @@ def test_validate_accepts_the_example_file_without_a_database() -> None:
     assert result.exit_code == 0, result.output
     assert result.stdout == (
         f"{EXAMPLE} is valid: 1 severity scheme, 3 roles, 1 team, 3 users, 2 services, "
-        "2 integrations, 4 routing rules, 1 maintenance window, 2 heartbeats, 3 checks\n"
+        "2 integrations, 4 routing rules, 1 maintenance window, 2 heartbeats, 3 checks, "
+        "1 status page group, 2 status page components\n"
     )
 
 

@@ -93,6 +93,12 @@ def validate(file: FileOption = Path("tocsin.yaml")) -> None:
         (len(document.heartbeats) if document.heartbeats is not None else None, "heartbeat"),
         (len(document.checks) if document.checks is not None else None, "check"),
     ]
+    page = document.status_page
+    if page is not None:
+        counts += [
+            (len(page.groups) if page.groups is not None else None, "status page group"),
+            (len(page.components) if page.components is not None else None, "status page component"),
+        ]
     declared = ", ".join(_count(n, what) for n, what in counts if n is not None)
     out = _out()
     out.print(f"{escape(config.filename)} is valid: {declared or 'it declares nothing'}", soft_wrap=True)
