@@ -187,3 +187,39 @@ def test_subscribers_are_managed_by_admins_only(live: TestClient, page: Personas
     assert [s["address"] for s in listed] == ["ceo@example.com"]
     gone = live.delete(f"/api/v1/status-page/subscribers/{listed[0]['id']}", headers=page.alice.headers)
     assert gone.status_code == 204
+
+
+def test_settled_deliveries_are_forgotten_after_thirty_days_and_pending_ones_never(
+    live: TestClient,
+    page: Personas,
+    sessions: sessionmaker[Session],
+    clock: FrozenClock,
+    receiver: FakeHTTPServer,
+) -> None:
+    notices = StatusPageNotices("http://status.test")
+    added = live.post(
+        "/api/v1/status-page/subscribers",
+        json={"kind": "webhook", "address": f"{receiver.url}/hook"},
+        headers=page.alice.headers,
+    )
+    assert added.status_code == 201, added.text
+    incident = declare(sessions, page.bob.actor, clock.now(), "Payments failing", "P1", ("api",))
+    update(sessions, page.bob.actor, clock.now(), incident, "Some payments fail.", public=True)
+    assert notices.run_with(sessions, clock) == 1
+    receiver.respond(503, times=1000)
+    update(sessions, page.bob.actor, clock.now(), incident, "Still failing.", public=True)
+    assert notices.run_with(sessions, clock) == 1
+    with sessions() as db:
+        sent, retrying = subscribers.deliveries(db)
+        assert (sent.status, retrying.status) == ("sent", "pending")
+
+    clock.advance(timedelta(days=29))
+    notices.run_with(sessions, clock)
+    with sessions() as db:
+        assert [d.id for d in subscribers.deliveries(db)] == [sent.id, retrying.id]
+
+    # Thirty days on, the sent one goes at the next pruning; one still owed is never forgotten.
+    clock.advance(timedelta(days=1, minutes=1))
+    notices.run_with(sessions, clock)
+    with sessions() as db:
+        assert [(d.id, d.status) for d in subscribers.deliveries(db)] == [(retrying.id, "pending")]

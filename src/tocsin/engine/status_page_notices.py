@@ -35,6 +35,8 @@ from tocsin.engine.deliveries import smtp_settings
 from tocsin.services import status_page_subscribers as subscribers
 from tocsin.services.status_page_subscribers import Claimed, Result
 
+PRUNE_EVERY = timedelta(minutes=10)
+
 
 class StatusPageNotices:
     name = "status_page_notices"
@@ -59,6 +61,7 @@ class StatusPageNotices:
         self.timeout = timeout
         self.settle = settle
         self.rng = rng or random.Random()
+        self._pruned: datetime | None = None  # in memory on purpose: a restart merely prunes sooner
 
     @classmethod
     def from_settings(cls, settings: Settings) -> StatusPageNotices:
@@ -67,6 +70,12 @@ class StatusPageNotices:
     def run_with(self, sessions: sessionmaker[Session], clock: Clock) -> int:
         with sessions() as session, session.begin():
             subscribers.plan_notices(session, clock.now(), self.public_url, settle=self.settle)
+        now = clock.now()
+        # Every ten minutes, not every cycle: a DELETE takes SQLite's write lock even when it finds nothing.
+        if self._pruned is None or now - self._pruned >= PRUNE_EVERY:
+            self._pruned = now
+            with sessions() as session, session.begin():
+                subscribers.prune(session, now)
         with sessions() as session, session.begin():
             claimed = subscribers.claim_due(session, clock.now(), self.batch, self.lease)
         if not claimed:

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -44,6 +44,9 @@ from tocsin.storage import models
 
 CURSOR = "status_page.notices"
 SETTLE = timedelta(minutes=2)
+# Settled deliveries are kept this long for `tocsin status-page subscribers` to show what was sent;
+# by then the notice cursor is long past their updates, so their idempotency keys are no longer needed.
+KEEP_DELIVERIES = timedelta(days=30)
 BATCH = 500
 MAX_ATTEMPTS = 5
 # A second subscribe of an unconfirmed address within this sends no second e-mail.
@@ -433,3 +436,12 @@ def deliveries(session: Session, subscriber_id: int | None = None) -> Sequence[m
     if subscriber_id is not None:
         query = query.where(_D.subscriber_id == subscriber_id)
     return session.scalars(query).all()
+
+
+def prune(session: Session, now: datetime, keep: timedelta = KEEP_DELIVERIES, limit: int = 10_000) -> int:
+    """Forget up to `limit` deliveries settled (sent or failed) before `keep` ago; how many went."""
+    oldest = (
+        select(_D.id).where(_D.status.in_(("sent", "failed")), _D.created_at < now - keep).order_by(_D.id).limit(limit)
+    )
+    result = session.execute(delete(_D).where(_D.id.in_(oldest)).execution_options(synchronize_session=False))
+    return int(getattr(result, "rowcount", 0) or 0)
