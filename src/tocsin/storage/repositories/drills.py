@@ -28,3 +28,7 @@ def first_service_with_policy(session: Session) -> Service | None:
         .order_by(Service.key)
         .limit(1)
     ).first()
+
+
+def drill_of_incident(session: Session, incident_id: int) -> Drill | None:
+    return session.scalars(select(Drill).where(Drill.incident_id == incident_id)).first()
