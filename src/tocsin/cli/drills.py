@@ -85,7 +85,7 @@ def start(
         output.print_json(made)
         return
     output.say(
-        f"[yellow]DRILL[/yellow] {made['id']} started: {made['scenario']} on {made['service']},"
+        f"DRILL {made['id']} started: {made['scenario']} on {made['service']},"
         f" incident {made['incident']} ({made['severity']}). The on-call person is being paged;"
         " respond as you would for real. The status page and customers are not told."
     )
@@ -117,11 +117,11 @@ def stop(drill_id: Annotated[int, typer.Argument(help="The drill's number")], as
 
 def render(drill: Json) -> None:
     output.say(
-        f"[yellow]DRILL[/yellow] {drill['id']}: {drill['scenario']} on {drill['service']} — {drill['state']}"
+        f"DRILL {drill['id']}: {drill['scenario']} on {drill['service']} — {drill['state']}"
         f" · incident {drill['incident'] or output.NONE} ({drill['severity'] or output.NONE},"
         f" {drill['incident_status'] or output.NONE})"
     )
-    output.say(f"Started {output.when(drill['started_at'])} by {escape(drill['started_by'])}")
+    output.say(f"Started {output.when(drill['started_at'])} by {drill['started_by']}")
     if drill["finished_at"]:
         output.say(f"Ended {output.when(drill['finished_at'])}")
     report = drill.get("report")
