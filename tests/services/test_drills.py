@@ -216,7 +216,11 @@ def test_a_drill_incident_is_posted_to_channels_as_a_drill(
         db.commit()
         posts = db.scalars(select(models.Notification).where(models.Notification.kind == "post")).all()
     assert posts
-    assert all(post.payload["title"].startswith("DRILL: ") and post.payload["drill"] for post in posts)
+    assert {post.payload["title"] for post in posts} == {
+        "DRILL: New crash in api: InvalidSignatureError: Signature verification failed: no key matches kid 'k-2026-12'"
+    }
+    assert all(post.payload["text"].startswith("DRILL, not a real incident.") for post in posts)
+    assert all(post.payload["drill"] for post in posts)
 
 
 def test_bad_input_is_refused_naming_the_field(
