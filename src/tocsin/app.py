@@ -35,6 +35,7 @@ from tocsin.api.routes import (
     checks,
     crashes,
     directory,
+    drills,
     github,
     heartbeats,
     incidents,
@@ -278,6 +279,7 @@ def create_app(
         crashes,
         checks,
         status_page,
+        drills,
     ):
         app.include_router(module.router)
     app.mount(operations.DOCS_STATIC, StaticFiles(directory=str(swagger_ui_path)), name="docs-static")

@@ -14,6 +14,7 @@ from tocsin.cli import (
     contacts,
     crashes,
     declarative,
+    drills,
     heartbeats,
     local,
     notify,
@@ -49,6 +50,7 @@ checks.register(app)
 crashes.register(app)
 changes.register(app)
 status_page.register(app)
+drills.register(app)
 
 
 @app.command()

@@ -33,7 +33,7 @@ from tocsin.domain.timeline import EntryKind
 from tocsin.services import incidents, ingest_config, timeline
 from tocsin.services.actor import Actor
 from tocsin.services.ingest_config import IngestConfig, ServiceRef
-from tocsin.services.integrations import IntegrationRef
+from tocsin.services.integrations import IntegrationRef, Kind
 from tocsin.storage import models
 from tocsin.storage.repositories import alerts as repo
 
@@ -348,18 +348,27 @@ def _find_or_declare(
     level: str,
 ) -> tuple[repo.IncidentState, bool]:
     incident_id = None
+    # A drill's alerts come through its own internal integration: they open and join drill
+    # incidents only, so a real alert never lands in a practice incident, nor the reverse.
+    drill = integration.kind == Kind.DRILL
     if grouping:
-        incident_id = repo.open_incident_for_group(session, service.id, grouping, _OPEN)
+        incident_id = repo.open_incident_for_group(session, service.id, grouping, _OPEN, drill=drill)
     if incident_id is None and integration.group_window.total_seconds() > 0:
         since = context.now - integration.group_window
-        incident_id = repo.recent_open_incident(session, service.id, since, _OPEN)
+        incident_id = repo.recent_open_incident(session, service.id, since, _OPEN, drill=drill)
     if incident_id is not None:
         found = repo.incident_state(session, incident_id)
         assert found is not None
         return found, False
     # Declaring flushes the incident, so the alerts that join it know its id.
     declared = incidents.declare(
-        session, _actor(integration), context.now, title=title[:300], severity=level, services=[service.key]
+        session,
+        _actor(integration),
+        context.now,
+        title=title[:300],
+        severity=level,
+        services=[service.key],
+        drill=drill,
     )
     return repo.IncidentState(declared.id, declared.human_id, declared.status), True
 

@@ -282,7 +282,8 @@ def _incident_payload(
     text = row.summary
     if incident.drill:
         # A drill must never be mistaken for the real thing by someone reading the channel at 3 a.m.
-        title = f"{_DRILL}: {title}"
+        # A drill started by `tocsin drill` is titled so already.
+        title = title if title.startswith(f"{_DRILL}: ") else f"{_DRILL}: {title}"
         text = f"{_DRILL}, not a real incident. {text}"
         fields.insert(0, ["Drill", "yes: practice, not a real incident"])
     payload: dict[str, Any] = {

@@ -141,12 +141,7 @@ def _deploy(
     session: Session, now: datetime, integration: IntegrationRef, deploy: github.Deploy, received: Received
 ) -> None:
     status = changes.Status.FAILURE if deploy.failed else changes.Status.SUCCESS
-    short = deploy.sha[:7]
-    what = f"{deploy.repository}@{deploy.ref}" + (f" ({short})" if short and short != deploy.ref else "")
-    verb = "failed" if deploy.failed else "succeeded"
-    summary = f"Deploy of {what} to {deploy.environment or 'an environment'} {verb}"
-    if deploy.description.strip():
-        summary += f": {deploy.description.strip()[:300]}"
+    summary = deploy_summary(deploy)
     duration = None
     if deploy.started_at is not None and deploy.finished_at is not None and deploy.finished_at >= deploy.started_at:
         duration = int((deploy.finished_at - deploy.started_at).total_seconds())
@@ -169,22 +164,35 @@ def _deploy(
         author=deploy.author,
     )
     received.changes += 1
+    _ingest(session, now, integration, deploy_signal(deploy), received)
+
+
+def deploy_summary(deploy: github.Deploy) -> str:
+    short = deploy.sha[:7]
+    what = f"{deploy.repository}@{deploy.ref}" + (f" ({short})" if short and short != deploy.ref else "")
+    verb = "failed" if deploy.failed else "succeeded"
+    summary = f"Deploy of {what} to {deploy.environment or 'an environment'} {verb}"
+    if deploy.description.strip():
+        summary += f": {deploy.description.strip()[:300]}"
+    return summary
+
+
+def deploy_signal(deploy: github.Deploy) -> Signal:
+    """The alert a deploy raises (it failed) or resolves (it succeeded)."""
     key = dedup_key("deploy", deploy.repository, deploy.environment)
-    if deploy.failed:
-        signal = Signal(
-            action=Action.TRIGGER,
-            dedup_key=key,
-            summary=summary,
-            source=SOURCE,
-            severity="error",
-            labels={"repository": deploy.repository, "environment": deploy.environment},
-            links=tuple(Link(link["href"], link["text"]) for link in links),
-            details={"ref": deploy.ref, "commit": deploy.sha, "state": deploy.state, "by": deploy.author},
-        )
-    else:
+    if not deploy.failed:
         # A resolve that finds no firing alert changes nothing.
-        signal = Signal(action=Action.RESOLVE, dedup_key=key, source=SOURCE)
-    _ingest(session, now, integration, signal, received)
+        return Signal(action=Action.RESOLVE, dedup_key=key, source=SOURCE)
+    return Signal(
+        action=Action.TRIGGER,
+        dedup_key=key,
+        summary=deploy_summary(deploy),
+        source=SOURCE,
+        severity="error",
+        labels={"repository": deploy.repository, "environment": deploy.environment},
+        links=(Link(deploy.url, "the deploy"),) if deploy.url else (),
+        details={"ref": deploy.ref, "commit": deploy.sha, "state": deploy.state, "by": deploy.author},
+    )
 
 
 def _release(

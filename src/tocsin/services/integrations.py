@@ -41,9 +41,11 @@ class Kind(StrEnum):
     HEARTBEAT = "heartbeat"
     # Internal too: the door a service's health checks raise theirs through (services.checks).
     CHECK = "check"
+    # Internal too: the door a service's drills fire their practice signals through (services.drills).
+    DRILL = "drill"
 
 
-INTERNAL_KINDS = frozenset({Kind.HEARTBEAT, Kind.CHECK})
+INTERNAL_KINDS = frozenset({Kind.HEARTBEAT, Kind.CHECK, Kind.DRILL})
 
 DEFAULT_GROUP_WINDOW = timedelta(minutes=5)
 
@@ -206,14 +208,16 @@ def create(
     return CreatedIntegration(row, key)
 
 
-def internal(session: Session, now: datetime, service: models.Service, kind: Kind) -> IntegrationRef:
+def internal(
+    session: Session, now: datetime, service: models.Service, kind: Kind, settings: dict[str, Any] | None = None
+) -> IntegrationRef:
     """The door a service's own signals of an internal kind (its heartbeats, its checks) raise
     their alerts through, made with the first of them: their alerts are routed, grouped, held
     by maintenance windows and paged like any other."""
     assert kind in INTERNAL_KINDS
     found = repo.internal_integration(session, service.id, kind.value)
     if found is None:
-        who = {Kind.HEARTBEAT: "heartbeats", Kind.CHECK: "checks"}[kind]
+        who = {Kind.HEARTBEAT: "heartbeats", Kind.CHECK: "checks", Kind.DRILL: "drills"}[kind]
         found = create(
             session,
             Actor.system(who),
@@ -221,6 +225,7 @@ def internal(session: Session, now: datetime, service: models.Service, kind: Kin
             service_key=service.key,
             kind=kind.value,
             name=f"{service.key} {who}",
+            settings=settings,
             internal=True,
         ).row
     return IntegrationRef.of(found)

@@ -1174,3 +1174,27 @@ class MessageTemplate(Base):
     body: Mapped[str] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+
+# ---- drills (issue 7): practice incidents run from a built-in scenario ----------------------
+
+
+class Drill(Base):
+    """One practice run of a scenario: its signals went through the real pipeline into `incident`
+    (a drill incident). running → finished (the incident resolved) | stopped (canceled)."""
+
+    __tablename__ = "drills"
+    __table_args__ = (Index("ix_drills_started_at", "started_at"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    scenario: Mapped[str] = mapped_column(String(50))
+    service_id: Mapped[int] = mapped_column(ForeignKey("services.id", ondelete="CASCADE"))
+    started_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    started_by: Mapped[str] = mapped_column(String(200))  # kept when the user is gone
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id", ondelete="SET NULL"), unique=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    state: Mapped[str] = mapped_column(String(10), default="running")
+
+    service: Mapped[Service] = relationship()
+    incident: Mapped[Incident | None] = relationship()

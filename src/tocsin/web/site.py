@@ -25,6 +25,7 @@ def install(app: FastAPI) -> None:
         checks,
         crashes,
         dashboard,
+        drills,
         heartbeats,
         incidents,
         oncall,
@@ -46,6 +47,7 @@ def install(app: FastAPI) -> None:
         incidents,
         crashes,
         changes,
+        drills,
         alerts,
         services,
     ):

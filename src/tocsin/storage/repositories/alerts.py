@@ -216,22 +216,29 @@ class ActiveWindow:
 
 
 def open_incident_for_group(
-    session: Session, service_id: int, group_key: str, open_statuses: frozenset[str]
+    session: Session, service_id: int, group_key: str, open_statuses: frozenset[str], *, drill: bool = False
 ) -> int | None:
-    """The open incident that alerts of this service and group key already joined."""
+    """The open incident that alerts of this service and group key already joined; a drill's
+    alerts join only drill incidents, and real alerts only real ones."""
     return session.scalar(
         select(Alert.incident_id)
         .join(Incident, Incident.id == Alert.incident_id)
-        .where(Alert.service_id == service_id, Alert.group_key == group_key, Incident.status.in_(open_statuses))
+        .where(
+            Alert.service_id == service_id,
+            Alert.group_key == group_key,
+            Incident.status.in_(open_statuses),
+            Incident.drill.is_(drill),
+        )
         .order_by(Alert.last_seen.desc())
         .limit(1)
     )
 
 
 def recent_open_incident(
-    session: Session, service_id: int, since: datetime, open_statuses: frozenset[str]
+    session: Session, service_id: int, since: datetime, open_statuses: frozenset[str], *, drill: bool = False
 ) -> int | None:
-    """An open incident of this service whose alerts were active since `since`.
+    """An open incident of this service whose alerts were active since `since` (a drill
+    incident for a drill's alerts, a real one for real alerts).
 
     Asked per open incident (there are few) with an index seek on
     (incident_id, last_seen), not by scanning the service's alerts, which in a
@@ -243,7 +250,7 @@ def recent_open_incident(
     )
     return session.scalar(
         select(Incident.id)
-        .where(Incident.status.in_(open_statuses), recent)
+        .where(Incident.status.in_(open_statuses), Incident.drill.is_(drill), recent)
         .order_by(Incident.declared_at.desc(), Incident.id.desc())
         .limit(1)
     )
