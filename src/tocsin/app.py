@@ -43,6 +43,8 @@ from tocsin.api.routes import (
     notify,
     operations,
     paging,
+    readiness,
+    reports,
     simulate,
     status_page,
     tokens,
@@ -278,6 +280,8 @@ def create_app(
         crashes,
         checks,
         status_page,
+        reports,
+        readiness,
     ):
         app.include_router(module.router)
     app.mount(operations.DOCS_STATIC, StaticFiles(directory=str(swagger_ui_path)), name="docs-static")
