@@ -60,7 +60,9 @@ def test_crash_reporting_and_repeated_failures_score_their_integrations() -> Non
     crashes = [Sender("app", "web", NOW - timedelta(hours=1)), Sender("mobile", "web", None)]
     assert readiness.crash_reporting(crashes, NOW).score == 50
     assert readiness.repeated_failures([]).score == 0
-    assert readiness.repeated_failures([Sender("repo", "api", None, True), Sender("r2", "api", None, False)]).score == 50
+    assert (
+        readiness.repeated_failures([Sender("repo", "api", None, True), Sender("r2", "api", None, False)]).score == 50
+    )
 
 
 def test_health_checks_and_heartbeats() -> None:

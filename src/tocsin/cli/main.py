@@ -19,6 +19,7 @@ from tocsin.cli import (
     notify,
     paging,
     remote,
+    reports,
     simulate,
     status_page,
 )
@@ -49,6 +50,7 @@ checks.register(app)
 crashes.register(app)
 changes.register(app)
 status_page.register(app)
+reports.register(app)
 
 
 @app.command()

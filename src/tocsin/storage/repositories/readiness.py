@@ -90,7 +90,7 @@ def integrations(session: Session, service_ids: Collection[int], kind: str) -> l
         )
         .order_by(Service.key, Integration.name)
     )
-    return [(integration, key) for integration, key in rows.tuples()]
+    return [(integration, key) for integration, key in rows]
 
 
 def _latest(
@@ -135,7 +135,7 @@ def heartbeats(session: Session, service_ids: Collection[int]) -> list[tuple[str
         .where(Heartbeat.service_id.in_(set(service_ids)))
         .order_by(Heartbeat.name)
     )
-    return [(name, status) for name, status in rows.tuples()]
+    return [(name, status) for name, status in rows]
 
 
 def schedules(session: Session, keys: Collection[str]) -> Sequence[Schedule]:
