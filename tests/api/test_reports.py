@@ -18,7 +18,9 @@ def declare_and_acknowledge(client: TestClient, personas: Personas, clock: Froze
     )
     assert answer.status_code == 201, answer.text
     clock.advance(timedelta(minutes=minutes))
-    moved = client.post(f"/api/v1/incidents/{answer.json()['human_id']}/acknowledge", json={}, headers=personas.bob.headers)
+    moved = client.post(
+        f"/api/v1/incidents/{answer.json()['human_id']}/acknowledge", json={}, headers=personas.bob.headers
+    )
     assert moved.status_code == 200, moved.text
 
 

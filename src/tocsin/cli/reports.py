@@ -45,7 +45,7 @@ def print_report(report: Json) -> None:
     out = output.console()
     since, until = output.when(report["since"]), output.when(report["until"])
     out.print(
-        f"[bold]{report['incidents']} incidents[/bold] declared {since} to {until} (drills and canceled left out)"
+        f"[bold]{report['incidents']} {'incident' if report['incidents'] == 1 else 'incidents'}[/bold] declared {since} to {until} (drills and canceled left out)"
     )
     overall = report["overall"]
     out.print(

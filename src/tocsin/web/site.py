@@ -29,6 +29,7 @@ def install(app: FastAPI) -> None:
         incidents,
         oncall,
         profile,
+        reports,
         services,
         settings,
         status_page,
@@ -48,6 +49,7 @@ def install(app: FastAPI) -> None:
         changes,
         alerts,
         services,
+        reports,
     ):
         app.include_router(module.router)
     app.add_middleware(status_page.CachedPages)  # cached status pages answered before routing

@@ -35,14 +35,14 @@ SENT_STATUSES = ("pending", "sending", "sent", "failed")
 def _counted(since: datetime, until: datetime) -> list[ColumnElement[bool]]:
     return [
         Incident.declared_at >= since,
-        Incident.declared_at < until,
+        Incident.declared_at <= until,
         Incident.drill.is_(False),
         Incident.status != "canceled",
     ]
 
 
 def incident_times(session: Session, since: datetime, until: datetime) -> list[domain.IncidentTimes]:
-    """The incidents declared in [since, until), with their services' and teams' keys."""
+    """The incidents declared in [since, until], with their services' and teams' keys."""
     where = _counted(since, until)
     services: dict[int, list[str]] = defaultdict(list)
     teams: dict[int, list[str]] = defaultdict(list)
@@ -103,7 +103,7 @@ def target_counts(session: Session, since: datetime, until: datetime) -> list[do
 
 
 def pages(session: Session, since: datetime, until: datetime) -> list[domain.Page]:
-    """Pages due in [since, until): one per person and escalation step, however many contact
+    """Pages due in [since, until]: one per person and escalation step, however many contact
     methods it went to, at the first of them; drills left out."""
     step = (
         select(
@@ -115,7 +115,7 @@ def pages(session: Session, since: datetime, until: datetime) -> list[domain.Pag
             Notification.kind == "page",
             Notification.status.in_(SENT_STATUSES),
             Notification.due_at >= since,
-            Notification.due_at < until,
+            Notification.due_at <= until,
             Notification.user_id.is_not(None),
             Incident.drill.is_(False),
         )
