@@ -42,7 +42,9 @@ def test_report_prints_the_figures_computed_from_the_incidents(
     assert "1 incident declared 2026-10-24 10:00 UTC to 2026-11-23 10:00 UTC" in shown
     assert "MTTA 7m median" in shown
     assert "MTTR 1h median" in shown
-    assert "By severity" in shown and "By team" in shown and "platform" in shown
+    assert "By severity" in shown
+    assert "By team" in shown
+    assert "platform" in shown
     assert "Response targets" in shown
     assert "nobody was paged" in shown
 
@@ -62,7 +64,8 @@ def test_audit_prints_each_score_the_total_and_the_next_steps(cli: Cli) -> None:
     shown = cli("audit").stdout
     assert "Escalation policy on every service" in shown
     assert "0 of 2 services have an escalation policy" in shown
-    assert "pipeline " in shown and "% complete" in shown
+    assert "pipeline " in shown
+    assert "% complete" in shown
     assert "Next steps" in shown
     assert "1. " in shown
     assert cli.json("audit", "--team", "platform")["team"] == "platform"

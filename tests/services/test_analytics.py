@@ -28,12 +28,12 @@ def walk(
     ack: int | None = None,
     mitigate: int | None = None,
     resolve: int | None = None,
-    **options: bool,
+    drill: bool = False,
 ) -> models.Incident:
     """Declare now and move the incident along at these minutes after; the clock ends where it began."""
     start = clock.now()
     incident = incidents.declare(
-        session, SYSTEM, start, title="Checkout 500s", severity=severity, services=services, **options
+        session, SYSTEM, start, title="Checkout 500s", severity=severity, services=services, drill=drill
     )
     for minutes, status in ((ack, "acknowledged"), (mitigate, "monitoring"), (resolve, "resolved")):
         if minutes is not None:
@@ -87,8 +87,10 @@ def test_the_report_measures_response_times_targets_and_pages(
     assert report.incidents == 3
     p1, p2 = report.by_severity
     assert (p1.key, p1.incidents, p2.key, p2.incidents) == ("P1", 2, "P2", 1)
-    assert p1.acknowledge.count == 1 and p1.acknowledge.median_s == 240
-    assert p1.mitigate.median_s == 30 * 60 and p1.resolve.median_s == 90 * 60
+    assert p1.acknowledge.count == 1
+    assert p1.acknowledge.median_s == 240
+    assert p1.mitigate.median_s == 30 * 60
+    assert p1.resolve.median_s == 90 * 60
     assert report.overall.acknowledge.median_s == 12 * 60  # 4 and 20 minutes
     assert {f.key: f.incidents for f in report.by_service} == {"api": 2, "web": 2}
     assert {f.key: f.incidents for f in report.by_team} == {"platform": 3}

@@ -54,7 +54,7 @@ def add_schedule(session: Session, clock: FrozenClock, participants: list[str], 
             time_zone="UTC",
             participants=participants,
             restrictions=restrictions,
-        )  # fmt: skip
+        )
     ]
     session.add(schedule)
     session.flush()
@@ -93,7 +93,7 @@ def test_an_empty_setup_scores_low_and_each_piece_moves_its_score(
             address="alice@example.com",
             verified=True,
             created_at=clock.now(),
-        )  # fmt: skip
+        )
     )
     session.flush()
     better = scores(session, clock)
@@ -117,7 +117,7 @@ def test_signals_score_when_they_are_set_up_and_arriving(
             successes_before_up=1,
             status="up",
             created_at=clock.now(),
-        )  # fmt: skip
+        )
     )
     session.add(
         models.Heartbeat(
@@ -128,7 +128,7 @@ def test_signals_score_when_they_are_set_up_and_arriving(
             grace_s=3600,
             status="down",
             created_at=clock.now(),
-        )  # fmt: skip
+        )
     )
     channel = models.Channel(
         name="alerts", kind="webhook", address="https://hooks.example.com/x", created_at=clock.now()

@@ -74,7 +74,7 @@ def test_pages_per_person_are_charted(
                     status="sent",
                     due_at=at,
                     created_at=at,
-                )  # fmt: skip
+                )
             )
         db.commit()
     log_in(client, "charlie@example.com")
@@ -99,7 +99,7 @@ def test_a_year_of_incidents_is_counted_in_every_month(
             "acknowledged_at": now - timedelta(hours=3 * n + 1) + timedelta(minutes=5),
             "resolved_at": now - timedelta(hours=3 * n),
             "updated_at": now,
-        }  # fmt: skip
+        }
         for n in range(2900)  # one every 3 hours for 362 days
     ]
     with sessions() as db:

@@ -44,9 +44,8 @@ def _times_table(title: str, groups: list[Json]) -> None:
 def print_report(report: Json) -> None:
     out = output.console()
     since, until = output.when(report["since"]), output.when(report["until"])
-    out.print(
-        f"[bold]{report['incidents']} {'incident' if report['incidents'] == 1 else 'incidents'}[/bold] declared {since} to {until} (drills and canceled left out)"
-    )
+    count = f"{report['incidents']} {'incident' if report['incidents'] == 1 else 'incidents'}"
+    out.print(f"[bold]{count}[/bold] declared {since} to {until} (drills and canceled left out)")
     overall = report["overall"]
     out.print(
         f"MTTA {output.duration(overall['acknowledge']['median_s'])} median"

@@ -24,7 +24,7 @@ WINDOWS = (("7d", "7 days"), ("30d", "30 days"), ("90d", "90 days"), ("180d", "1
 
 
 def _month_label(key: str) -> str:
-    return datetime.strptime(key, "%Y-%m").strftime("%b %Y")  # noqa: DTZ007 (a month name, no moment)
+    return datetime.strptime(key, "%Y-%m").strftime("%b %Y")
 
 
 def charts(report: domain.Report) -> dict[str, Markup]:
