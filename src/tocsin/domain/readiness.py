@@ -233,6 +233,7 @@ def failure_notifications(
         return _component(Key.FAILURE_NOTIFICATIONS, 0, ["no services"], "create a service")
     evidence: list[str] = []
     steps: list[str] = []
+    unrouted: list[str] = []
     score = 0.0
     for event, points in ((CI_FAILURE, 35), (DEPLOY_FAILED, 35)):
         heard = [
@@ -243,7 +244,9 @@ def failure_notifications(
         score += points * len(heard) / len(services)
         evidence.append(f"{event} reaches a channel for {len(heard)} of {len(services)} services")
         if len(heard) < len(services):
-            steps.append(f"route {event} to a team channel (`tocsin channel route`)")
+            unrouted.append(event)
+    if unrouted:
+        steps.append(f"route {' and '.join(unrouted)} to a team channel (`tocsin channel create --route`)")
     receiving = [g for g in github if _receiving(g, now)]
     if receiving:
         score += 30
@@ -295,7 +298,7 @@ def health_checks(services: Sequence[ServiceFacts]) -> Component:
     score = _share(len(services) - len(without), len(services))
     evidence = [f"{len(services) - len(without)} of {len(services)} services have an active health check"]
     return _component(
-        Key.HEALTH_CHECKS, score, evidence, f"add a health check to {_names(without)} (`tocsin check add`)"
+        Key.HEALTH_CHECKS, score, evidence, f"add a health check to {_names(without)} (`tocsin check create`)"
     )
 
 
@@ -304,7 +307,7 @@ def heartbeats(beats: Sequence[HeartbeatFacts]) -> Component:
     if not active:
         return _component(
             Key.HEARTBEATS, 0, ["no active heartbeat: a cron job that stops running goes unnoticed"],
-            "add a heartbeat for each scheduled job (`tocsin heartbeat add`)",
+            "add a heartbeat for each scheduled job (`tocsin heartbeat create`)",
         )  # fmt: skip
     not_up = [f"{b.name} ({b.status})" for b in active if b.status != "up"]
     score = _share(len(active) - len(not_up), len(active))
