@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tocsin.storage.models import IncidentChecklist, IncidentChecklistItem, RoleBriefing, Runbook
+from tocsin.storage.models import IncidentChecklist, IncidentChecklistItem, RoleAssignment, RoleBriefing, Runbook
 
 
 def list_runbooks(session: Session) -> Sequence[Runbook]:
@@ -41,4 +41,10 @@ def item_by_number(session: Session, incident_id: int, number: int) -> IncidentC
 def briefings_of(session: Session, incident_id: int) -> Sequence[RoleBriefing]:
     return session.scalars(
         select(RoleBriefing).where(RoleBriefing.incident_id == incident_id).order_by(RoleBriefing.id)
+    ).all()
+
+
+def current_roles(session: Session, incident_id: int) -> Sequence[RoleAssignment]:
+    return session.scalars(
+        select(RoleAssignment).where(RoleAssignment.incident_id == incident_id, RoleAssignment.released_at.is_(None))
     ).all()
