@@ -43,6 +43,7 @@ from tocsin.api.routes import (
     notify,
     operations,
     paging,
+    runbooks,
     simulate,
     status_page,
     tokens,
@@ -278,6 +279,7 @@ def create_app(
         crashes,
         checks,
         status_page,
+        runbooks,
     ):
         app.include_router(module.router)
     app.mount(operations.DOCS_STATIC, StaticFiles(directory=str(swagger_ui_path)), name="docs-static")

@@ -68,10 +68,10 @@ def test_the_most_specific_runbook_fits_an_incident(session: Session, personas: 
         ({"phases": ()}, "phases", "at least one phase"),
         ({"services": frozenset({"nope"})}, "services", "unknown service 'nope'"),
         ({"severities": frozenset({"P9"})}, "severities", "unknown severity 'P9'"),
-        ({"links": (Link("x", "javascript:alert(1)"),)}, "links[0].url", "not a web address"),
-        ({"phases": (Phase("a", (Item("do", "wizard"),)),)}, "phases[0].items[0].role", "unknown role 'wizard'"),
-        ({"phases": (Phase("a", (Item(""),)),)}, "phases[0].items[0].text", "needs text"),
-        ({"phases": (Phase("a", ()), Phase("a", ()))}, "phases[1].name", "twice"),
+        ({"links": (Link("x", "javascript:alert(1)"),)}, "links.0.url", "not a web address"),
+        ({"phases": (Phase("a", (Item("do", "wizard"),)),)}, "phases.0.items.0.role", "unknown role 'wizard'"),
+        ({"phases": (Phase("a", (Item(""),)),)}, "phases.0.items.0.text", "needs text"),
+        ({"phases": (Phase("a", ()), Phase("a", ()))}, "phases.1.name", "twice"),
     ],
 )
 def test_a_bad_runbook_is_refused_naming_the_field(

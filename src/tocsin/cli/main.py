@@ -19,6 +19,7 @@ from tocsin.cli import (
     notify,
     paging,
     remote,
+    runbooks,
     simulate,
     status_page,
 )
@@ -49,6 +50,7 @@ checks.register(app)
 crashes.register(app)
 changes.register(app)
 status_page.register(app)
+runbooks.register(app)
 
 
 @app.command()

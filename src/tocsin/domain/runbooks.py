@@ -126,6 +126,9 @@ def coverage(runbooks: Sequence[Runbook], services: Iterable[str]) -> tuple[list
 
 # ---- what a runbook must look like ------------------------------------------------------
 
+# Where in a runbook a problem is: ("phases", 0, "items", 2, "role").
+FieldPath = tuple[str | int, ...]
+
 MAX_PHASES = 20
 MAX_ITEMS = 50  # per phase
 MAX_LINKS = 20
@@ -141,50 +144,50 @@ def url_problem(url: str) -> str | None:
     return None
 
 
-def problems(runbook: Runbook) -> list[tuple[str, str]]:
+def problems(runbook: Runbook) -> list[tuple[FieldPath, str]]:
     """(field, message) for each thing wrong with a runbook's shape; references (services,
     severities, roles) are the caller's to check against what exists."""
-    found: list[tuple[str, str]] = []
+    found: list[tuple[FieldPath, str]] = []
     if not runbook.name.strip():
-        found.append(("name", "a runbook needs a name"))
+        found.append((("name",), "a runbook needs a name"))
     if not runbook.phases:
-        found.append(("phases", "a runbook needs at least one phase"))
+        found.append((("phases",), "a runbook needs at least one phase"))
     if len(runbook.phases) > MAX_PHASES:
-        found.append(("phases", f"at most {MAX_PHASES} phases"))
+        found.append((("phases",), f"at most {MAX_PHASES} phases"))
     if len(runbook.links) > MAX_LINKS:
-        found.append(("links", f"at most {MAX_LINKS} links"))
+        found.append((("links",), f"at most {MAX_LINKS} links"))
     for index, link in enumerate(runbook.links):
         if not link.title.strip() or len(link.title) > 200:
-            found.append((f"links[{index}].title", "a link needs a title of up to 200 characters"))
+            found.append((("links", index, "title"), "a link needs a title of up to 200 characters"))
         problem = url_problem(link.url)
         if problem:
-            found.append((f"links[{index}].url", problem))
+            found.append((("links", index, "url"), problem))
     names: set[str] = set()
     for index, phase in enumerate(runbook.phases):
-        base = f"phases[{index}]"
+        base: FieldPath = ("phases", index)
         if not phase.name.strip() or len(phase.name) > NAME_MAX:
-            found.append((f"{base}.name", f"a phase needs a name of up to {NAME_MAX} characters"))
+            found.append(((*base, "name"), f"a phase needs a name of up to {NAME_MAX} characters"))
         elif phase.name in names:
-            found.append((f"{base}.name", f"phase {phase.name!r} is there twice"))
+            found.append(((*base, "name"), f"phase {phase.name!r} is there twice"))
         names.add(phase.name)
         if len(phase.time_frame) > NAME_MAX:
-            found.append((f"{base}.time_frame", f"at most {NAME_MAX} characters"))
+            found.append(((*base, "time_frame"), f"at most {NAME_MAX} characters"))
         if len(phase.items) > MAX_ITEMS:
-            found.append((f"{base}.items", f"at most {MAX_ITEMS} items in a phase"))
+            found.append(((*base, "items"), f"at most {MAX_ITEMS} items in a phase"))
         for number, item in enumerate(phase.items):
             if not item.text.strip() or len(item.text) > TEXT_MAX:
-                found.append((f"{base}.items[{number}].text", f"an item needs text of up to {TEXT_MAX} characters"))
+                found.append(((*base, "items", number, "text"), f"an item needs text of up to {TEXT_MAX} characters"))
     if runbook.services is not None and not runbook.services:
-        found.append(("services", "name at least one service, or leave it out for all"))
+        found.append((("services",), "name at least one service, or leave it out for all"))
     if runbook.severities is not None and not runbook.severities:
-        found.append(("severities", "name at least one severity, or leave it out for all"))
+        found.append((("severities",), "name at least one severity, or leave it out for all"))
     return found
 
 
-def roles_named(runbook: Runbook) -> list[tuple[str, str]]:
+def roles_named(runbook: Runbook) -> list[tuple[FieldPath, str]]:
     """(field, role key) of every item that names a role."""
     return [
-        (f"phases[{index}].items[{number}].role", item.role)
+        (("phases", index, "items", number, "role"), item.role)
         for index, phase in enumerate(runbook.phases)
         for number, item in enumerate(phase.items)
         if item.role is not None

@@ -97,8 +97,8 @@ def check(session: Session, runbook: domain.Runbook) -> None:
     problem = naming.key_problem(runbook.key)
     if problem:
         raise ValidationFailed(problem, field="key")
-    for field, message in domain.problems(runbook):
-        raise ValidationFailed(message, field=field)
+    for path, message in domain.problems(runbook):
+        raise ValidationFailed(message, field=dotted(path))
     for key in sorted(runbook.services or ()):
         service = directory.service_by_key(session, key)
         if service is None or service.archived_at is not None:
@@ -111,9 +111,14 @@ def check(session: Session, runbook: domain.Runbook) -> None:
                     f"unknown severity {name!r}; the active scheme has {', '.join(levels)}", field="severities"
                 )
     roles = [role.key for role in severities_repo.list_roles(session)]
-    for field, key in domain.roles_named(runbook):
+    for path, key in domain.roles_named(runbook):
         if key not in roles:
-            raise ValidationFailed(f"unknown role {key!r}; roles are {', '.join(roles)}", field=field)
+            raise ValidationFailed(f"unknown role {key!r}; roles are {', '.join(roles)}", field=dotted(path))
+
+
+def dotted(path: domain.FieldPath) -> str:
+    """("phases", 0, "name") → "phases.0.name", as the API names a field of a request body."""
+    return ".".join(str(part) for part in path)
 
 
 def _write(row: models.Runbook, runbook: domain.Runbook, now: datetime) -> None:
