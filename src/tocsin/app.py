@@ -45,6 +45,7 @@ from tocsin.api.routes import (
     paging,
     readiness,
     reports,
+    runbooks,
     simulate,
     status_page,
     tokens,
@@ -282,6 +283,7 @@ def create_app(
         status_page,
         reports,
         readiness,
+        runbooks,
     ):
         app.include_router(module.router)
     app.mount(operations.DOCS_STATIC, StaticFiles(directory=str(swagger_ui_path)), name="docs-static")

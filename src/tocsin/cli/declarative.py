@@ -92,6 +92,7 @@ def validate(file: FileOption = Path("tocsin.yaml")) -> None:
         (len(document.channels) if document.channels is not None else None, "channel"),
         (len(document.heartbeats) if document.heartbeats is not None else None, "heartbeat"),
         (len(document.checks) if document.checks is not None else None, "check"),
+        (len(document.runbooks) if document.runbooks is not None else None, "runbook"),
     ]
     declared = ", ".join(_count(n, what) for n, what in counts if n is not None)
     out = _out()

@@ -20,6 +20,7 @@ from tocsin.cli import (
     paging,
     remote,
     reports,
+    runbooks,
     simulate,
     status_page,
 )
@@ -51,6 +52,7 @@ crashes.register(app)
 changes.register(app)
 status_page.register(app)
 reports.register(app)
+runbooks.register(app)
 
 
 @app.command()

@@ -15,3 +15,4 @@ class EntryKind(StrEnum):
     FIELD = "field"  # title, impact, services
     TARGET_MISSED = "target_missed"
     ALERT = "alert"  # an alert attached to the incident, or one of its alerts resolved
+    CHECKLIST = "checklist"  # a checklist item ticked or unticked

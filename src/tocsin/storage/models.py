@@ -1174,3 +1174,78 @@ class MessageTemplate(Base):
     body: Mapped[str] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+
+# ---- Runbooks: checklists by phase, copied onto incidents; role hand-off briefings ----------
+
+
+class Runbook(Base):
+    """A runbook as code: which incidents it fits (services, severities; NULL = all) and its
+    phases of checklist items. Declaring an incident copies the best fit's items onto it
+    (`IncidentChecklistItem`), so editing a runbook never rewrites an incident's record."""
+
+    __tablename__ = "runbooks"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    key: Mapped[str] = mapped_column(String(100), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    # Service keys / severity names it applies to; NULL means all of them.
+    services: Mapped[list[str] | None] = mapped_column(JSON)
+    severities: Mapped[list[str] | None] = mapped_column(JSON)
+    # [{"title", "url"}]
+    links: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
+    # [{"name", "time_frame", "items": [{"text", "role"}]}]
+    phases: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    managed: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class IncidentChecklist(Base):
+    """Which runbook an incident's checklist came from, and its links, as they were when declared."""
+
+    __tablename__ = "incident_checklists"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), unique=True)
+    # The runbook's key and name when attached; no foreign key, so deleting a runbook keeps the record.
+    runbook_key: Mapped[str] = mapped_column(String(100))
+    runbook_name: Mapped[str] = mapped_column(String(200))
+    links: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
+    attached_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class IncidentChecklistItem(Base):
+    """One checklist item of one incident; `number` (1, 2, …) is how people name it."""
+
+    __tablename__ = "incident_checklist_items"
+    __table_args__ = (UniqueConstraint("incident_id", "number"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer)
+    phase: Mapped[str] = mapped_column(String(100))
+    time_frame: Mapped[str] = mapped_column(String(100), default="")
+    text: Mapped[str] = mapped_column(Text)
+    role_key: Mapped[str | None] = mapped_column(String(50))
+    ticked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ticked_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    ticked_by_name: Mapped[str] = mapped_column(String(200), default="")
+
+
+class RoleBriefing(Base):
+    """The briefing handed over with a role: where things stand, what was done, what is suspected."""
+
+    __tablename__ = "role_briefings"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    role_assignment_id: Mapped[int] = mapped_column(ForeignKey("role_assignments.id", ondelete="CASCADE"), unique=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), index=True)
+    status: Mapped[str] = mapped_column(Text, default="")
+    actions_taken: Mapped[str] = mapped_column(Text, default="")
+    hypothesis: Mapped[str] = mapped_column(Text, default="")
+    given_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    given_by_name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    assignment: Mapped[RoleAssignment] = relationship()
