@@ -15,3 +15,5 @@ class EntryKind(StrEnum):
     FIELD = "field"  # title, impact, services
     TARGET_MISSED = "target_missed"
     ALERT = "alert"  # an alert attached to the incident, or one of its alerts resolved
+    POSTMORTEM = "postmortem"  # drafted, sent for review, published
+    ACTION_ITEM = "action_item"  # added, finished
