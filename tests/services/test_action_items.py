@@ -106,7 +106,8 @@ def test_listing_open_and_overdue_items(session: Session, personas: Personas, cl
     assert ([i.id for i in open_items], total) == ([urgent.id, later.id], 2)
     overdue, _ = action_items.list_items(session, clock.now(), overdue=True)
     assert [i.id for i in overdue] == [urgent.id]
-    assert action_items.is_overdue(urgent, clock.now()) and not action_items.is_overdue(done, clock.now())
+    assert action_items.is_overdue(urgent, clock.now())
+    assert not action_items.is_overdue(done, clock.now())
     mine, _ = action_items.list_items(session, clock.now(), owner=personas.bob.email, status="all")
     assert [i.id for i in mine] == [urgent.id]
     with pytest.raises(ValidationFailed):
