@@ -18,6 +18,7 @@ from tocsin.cli import (
     local,
     notify,
     paging,
+    postmortems,
     remote,
     simulate,
     status_page,
@@ -49,6 +50,7 @@ checks.register(app)
 crashes.register(app)
 changes.register(app)
 status_page.register(app)
+postmortems.register(app)
 
 
 @app.command()
