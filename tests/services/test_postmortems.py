@@ -65,7 +65,10 @@ def test_resolving_a_declared_p1_drafts_a_postmortem_whose_timeline_is_the_incid
     assert domain.section(postmortem.body, "Resolution") == "Rolled back deploy 4711"
     assert "33 min" in domain.section(postmortem.body, "Summary")
     assert "Commander: Alice Admin" in postmortem.body
-    assert incidents_repo.timeline(session, incident.id)[-1].summary.startswith("Postmortem drafted, due 2026-11-25")
+    assert (
+        incidents_repo.timeline(session, incident.id)[-1].summary
+        == "Status investigating → resolved: Rolled back deploy 4711"
+    )
 
 
 def test_p2_is_due_in_a_week_and_p3_gets_no_postmortem(

@@ -19,7 +19,7 @@ from tocsin.domain import rendering
 from tocsin.domain.incidents import IncidentStatus
 from tocsin.domain.timeline import EntryKind
 from tocsin.errors import Conflict, ValidationFailed
-from tocsin.services import audit, severities, timeline
+from tocsin.services import audit, severities
 from tocsin.services.actor import Actor
 from tocsin.storage import models
 from tocsin.storage.repositories import incidents as incidents_repo
@@ -169,7 +169,6 @@ def _draft(
         .values(postmortem_id=postmortem.id)
         .execution_options(synchronize_session=False)
     )
-    summary = "Postmortem drafted" + (f", due {due:%Y-%m-%d %H:%M} UTC" if due else "")
-    timeline.add(session, incident, actor, now, EntryKind.POSTMORTEM, summary, {"event": "drafted"})
+    # No timeline entry: resolving is the entry, and the draft is where the timeline goes.
     session.flush()
     return postmortem
