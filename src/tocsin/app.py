@@ -28,6 +28,7 @@ from tocsin.api.ingest_process import RemoteWriter, serve_writer
 from tocsin.api.ping_writer import PingWriter
 from tocsin.api.routes import (
     ack,
+    action_items,
     alerts,
     calendars,
     changes,
@@ -43,6 +44,7 @@ from tocsin.api.routes import (
     notify,
     operations,
     paging,
+    postmortems,
     readiness,
     reports,
     runbooks,
@@ -284,6 +286,8 @@ def create_app(
         reports,
         readiness,
         runbooks,
+        postmortems,
+        action_items,
     ):
         app.include_router(module.router)
     app.mount(operations.DOCS_STATIC, StaticFiles(directory=str(swagger_ui_path)), name="docs-static")

@@ -18,6 +18,7 @@ from tocsin.cli import (
     local,
     notify,
     paging,
+    postmortems,
     remote,
     reports,
     runbooks,
@@ -53,6 +54,7 @@ changes.register(app)
 status_page.register(app)
 reports.register(app)
 runbooks.register(app)
+postmortems.register(app)
 
 
 @app.command()

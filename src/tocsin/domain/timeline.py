@@ -16,3 +16,5 @@ class EntryKind(StrEnum):
     TARGET_MISSED = "target_missed"
     ALERT = "alert"  # an alert attached to the incident, or one of its alerts resolved
     CHECKLIST = "checklist"  # a checklist item ticked or unticked
+    POSTMORTEM = "postmortem"  # drafted, sent for review, published
+    ACTION_ITEM = "action_item"  # added, finished

@@ -18,7 +18,7 @@ from tocsin.domain.incidents import (
 )
 from tocsin.domain.timeline import EntryKind
 from tocsin.errors import Conflict, InvalidTransition, NotFound, ValidationFailed
-from tocsin.services import briefings, checklists, escalations, severities, targets, timeline
+from tocsin.services import briefings, checklists, escalations, postmortem_drafts, severities, targets, timeline
 from tocsin.services.actor import Actor
 from tocsin.storage import models
 from tocsin.storage.repositories import directory
@@ -161,6 +161,8 @@ def change_status(
         summary += f": {note}"
         data["note"] = note
     timeline.add(session, incident, actor, now, EntryKind.STATUS, summary, data)
+    if target == IncidentStatus.RESOLVED:
+        postmortem_drafts.on_resolved(session, actor, now, incident)
     targets.settle(session, incident, now)
     if reopened and current == IncidentStatus.RESOLVED:
         # Closed and reopened: whoever was paged has gone back to sleep; start from the first level.

@@ -1249,3 +1249,120 @@ class RoleBriefing(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     assignment: Mapped[RoleAssignment] = relationship()
+
+
+# ---- Postmortems and action items (issue 7) ------------------------------------------------
+
+
+class Postmortem(Base):
+    """An incident's postmortem: a Markdown body drafted from the timeline when the incident
+    resolves, then edited, reviewed and published (draft → in_review → published)."""
+
+    __tablename__ = "postmortems"
+    __table_args__ = (Index("ix_postmortems_status_due", "status", "due_at"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), unique=True)
+    status: Mapped[str] = mapped_column(String(20), default="draft")  # draft / in_review / published
+    body: Mapped[str] = mapped_column(Text, default="")
+    # Resolution + the severity's `postmortem_within`; NULL when the policy sets no due date.
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # last sent for review
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    published_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # What was posted to the status page on publishing; empty when it was not.
+    public_summary: Mapped[str] = mapped_column(Text, default="")
+
+    incident: Mapped[Incident] = relationship()
+    reviewers: Mapped[list[PostmortemReviewer]] = relationship(
+        back_populates="postmortem", cascade="all, delete-orphan", order_by="PostmortemReviewer.id"
+    )
+
+
+class PostmortemReviewer(Base):
+    __tablename__ = "postmortem_reviewers"
+    __table_args__ = (UniqueConstraint("postmortem_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    postmortem_id: Mapped[int] = mapped_column(ForeignKey("postmortems.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    postmortem: Mapped[Postmortem] = relationship(back_populates="reviewers")
+    user: Mapped[User] = relationship()
+
+
+class ActionItem(Base):
+    """Something to do so the incident does not happen again: owner, priority, due date
+    (by priority unless set), open → in_progress → done | wont_do."""
+
+    __tablename__ = "action_items"
+    __table_args__ = (
+        Index("ix_action_items_status_due", "status", "due_at"),
+        Index("ix_action_items_incident", "incident_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    postmortem_id: Mapped[int | None] = mapped_column(ForeignKey("postmortems.id", ondelete="SET NULL"))
+    title: Mapped[str] = mapped_column(String(300))
+    description: Mapped[str] = mapped_column(Text, default="")
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    priority: Mapped[str] = mapped_column(String(2))  # P0 … P3
+    status: Mapped[str] = mapped_column(String(20), default="open")
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # done or won't do
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # The GitHub issue made for it, when sync is on (engine.action_item_sync).
+    github_issue_number: Mapped[int | None] = mapped_column(Integer)
+    github_issue_url: Mapped[str] = mapped_column(String(500), default="")
+
+    incident: Mapped[Incident] = relationship()
+    owner: Mapped[User | None] = relationship(foreign_keys=[owner_id])
+
+
+class ActionItemReminder(Base):
+    """A reminder owed about an action item: `due_soon` (to the owner, before the due date),
+    `overdue` (to the owner, at it) and `escalation` (P0/P1: to the commander, a while after).
+    pending → sent | canceled; the engine claims due rows with a conditional update."""
+
+    __tablename__ = "action_item_reminders"
+    __table_args__ = (
+        UniqueConstraint("action_item_id", "kind"),
+        Index("ix_action_item_reminders_status_due", "status", "due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    action_item_id: Mapped[int] = mapped_column(ForeignKey("action_items.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(20))
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(10), default="pending")
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ActionItemSync(Base):
+    """A GitHub call owed for an action item (`create` its issue, `close` it): pending →
+    sending (until `deadline`) → done | failed, retried with backoff (`due_at`, `attempts`)."""
+
+    __tablename__ = "action_item_syncs"
+    __table_args__ = (
+        UniqueConstraint("action_item_id", "operation"),
+        Index("ix_action_item_syncs_status_due", "status", "due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    action_item_id: Mapped[int] = mapped_column(ForeignKey("action_items.id", ondelete="CASCADE"))
+    operation: Mapped[str] = mapped_column(String(10))  # create / close
+    status: Mapped[str] = mapped_column(String(10), default="pending")
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    deadline: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
