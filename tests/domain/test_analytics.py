@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from tocsin.domain import analytics
-from tocsin.domain.analytics import ActionItem, IncidentTimes, Page, TargetCount
+from tocsin.domain.analytics import ActionItemCount, IncidentTimes, Page, TargetCount
 
 T0 = datetime(2026, 11, 2, 10, 0, tzinfo=UTC)  # a Monday
 MIN = timedelta(minutes=1)
@@ -115,19 +115,17 @@ def test_on_call_load_counts_pages_per_person_most_paged_first() -> None:
 
 
 def test_action_items_completion_leaves_out_wont_do_and_counts_the_overdue() -> None:
-    now = T0
     figures = analytics.action_item_figures(
         [
-            ActionItem("done", now - timedelta(days=3)),
-            ActionItem("open", now - timedelta(days=1)),  # overdue
-            ActionItem("in_progress", now + timedelta(days=1)),
-            ActionItem("wont_do", now - timedelta(days=9)),
-        ],
-        now,
+            ActionItemCount("done", 1, past_due=1),  # done late is done, not overdue
+            ActionItemCount("open", 1, past_due=1),
+            ActionItemCount("in_progress", 1, past_due=0),
+            ActionItemCount("wont_do", 1, past_due=1),
+        ]
     )
     assert (figures.total, figures.done, figures.open, figures.overdue, figures.wont_do) == (4, 1, 2, 1, 1)
     assert figures.percent_done == 33.3
-    assert analytics.action_item_figures([], now).percent_done is None
+    assert analytics.action_item_figures([]).percent_done is None
 
 
 def test_the_csv_has_one_figure_a_row() -> None:
@@ -138,7 +136,7 @@ def test_the_csv_has_one_figure_a_row() -> None:
         severities=["P1"],
         targets=[TargetCount("acknowledge", "P1", met=1, missed=0)],
         pages=[Page("bob@example.com", "Bob", "UTC", T0)],
-        action_items=analytics.action_item_figures([ActionItem("done", T0)], T0),
+        action_items=analytics.action_item_figures([ActionItemCount("done", 1)]),
     )
     rows = analytics.csv_rows(report)
     assert ("severity", "P1", "acknowledge_median_s", "120") in rows

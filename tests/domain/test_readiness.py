@@ -73,13 +73,12 @@ def test_health_checks_and_heartbeats() -> None:
 
 
 def test_postmortems_and_action_items_with_nothing_due_are_not_scored() -> None:
-    assert readiness.postmortems(None).score is None
     assert readiness.postmortems(Deadlines(0, 0, 0)).score is None
     assert readiness.postmortems(Deadlines(on_time=3, late=1, missing=0)).score == 75
     # An action item done late is closed; only the ones still open past their date count against.
     assert readiness.action_items(Deadlines(on_time=2, late=1, missing=1)).score == 75
     assert readiness.runbooks(["api"], ["web", "db", "queue"]).score == 25
-    assert readiness.runbooks(None, None).score is None
+    assert readiness.runbooks([], []).score == 0
 
 
 def test_the_total_is_the_weighted_mean_of_scored_components_and_steps_go_by_gain() -> None:
@@ -87,7 +86,7 @@ def test_the_total_is_the_weighted_mean_of_scored_components_and_steps_go_by_gai
         readiness.escalation([API, WEB]),  # 50, weight 3
         readiness.heartbeats([]),  # 0, weight 1
         readiness.health_checks([API]),  # 100, weight 2
-        readiness.postmortems(None),  # not scored
+        readiness.postmortems(Deadlines(0, 0, 0)),  # not scored
     ]
     audit = readiness.audit("platform", NOW, components)
     assert audit.total == (3 * 50 + 1 * 0 + 2 * 100) // 6  # 58

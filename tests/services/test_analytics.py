@@ -122,3 +122,27 @@ def test_the_window_counts_by_declaration_and_the_csv_reads_back(
     assert rows[0] == ["section", "group", "metric", "value"]
     assert ["severity", "P2", "acknowledge_mean_s", "360"] in rows
     assert analytics.csv_filename(made) == "tocsin-report-2026-09-04-to-2026-12-03.csv"
+
+
+def test_the_action_items_of_the_windows_incidents_are_counted(
+    session: Session, clock: FrozenClock, personas: Personas
+) -> None:
+    incident = walk(session, clock, "P1", ("api",), ack=3)
+    now = clock.now()
+    for status, due in (("done", now), ("open", now - MIN), ("in_progress", now + MIN), ("wont_do", now - MIN)):
+        session.add(
+            models.ActionItem(
+                incident_id=incident.id,
+                title="Add a retry",
+                priority="P1",
+                status=status,
+                due_at=due,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+    session.commit()
+    items = analytics.report(session, now + MIN, analytics.parse_since("7d")).action_items
+    assert items is not None
+    assert (items.total, items.done, items.open, items.overdue, items.wont_do) == (4, 1, 2, 1, 1)
+    assert items.percent_done == 33.3

@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session
 from tests.conftest import Personas
 from tocsin.clock import FrozenClock
 from tocsin.errors import NotFound
-from tocsin.services import readiness
+from tocsin.services import incidents, readiness
+from tocsin.services.actor import Actor
 from tocsin.storage import models
 
 
@@ -67,7 +68,8 @@ def test_an_empty_setup_scores_low_and_each_piece_moves_its_score(
     assert before["escalation_policies"] == 0
     assert before["on_call_coverage"] == 0
     assert before["health_checks"] == 0
-    assert before["runbooks"] is None  # not measured in this version: left out of the total
+    assert before["runbooks"] == 0
+    assert before["postmortems_on_time"] is None  # nothing fell due: left out of the total
     first = readiness.audit(session, clock.now())
     assert first.total < 10
     assert first.next_steps[0].component in ("escalation_policies", "on_call_coverage", "on_call_reachable")
@@ -135,9 +137,14 @@ def test_signals_score_when_they_are_set_up_and_arriving(
     )
     channel.routes = [models.ChannelRoute(events=["ci.failure", "deploy.failed"], created_at=clock.now())]
     github = models.Integration(
-        service_id=api.id, kind="github", name="api repo", key_hash="a" * 64, key_prefix="abc",
-        settings={"failures_in_a_row": 0, "failures_in_window": 0}, created_at=clock.now(),
-    )  # fmt: skip
+        service_id=api.id,
+        kind="github",
+        name="api repo",
+        key_hash="a" * 64,
+        key_prefix="abc",
+        settings={"failures_in_a_row": 0, "failures_in_window": 0},
+        created_at=clock.now(),
+    )
     session.add_all([channel, github])
     session.flush()
     got = scores(session, clock)
@@ -170,3 +177,59 @@ def test_a_team_audit_counts_only_its_services(session: Session, clock: FrozenCl
     assert escalation.evidence == ["no services"]
     with pytest.raises(NotFound):
         readiness.audit(session, clock.now(), "nope")
+
+
+def test_runbooks_postmortems_and_action_items_move_their_scores(
+    session: Session, clock: FrozenClock, personas: Personas
+) -> None:
+    now = clock.now()
+    session.add(models.Runbook(key="api-outage", name="API outage", services=["api"], created_at=now, updated_at=now))
+    first, second, drill = (
+        incidents.declare(session, Actor.system("tests"), now, title=title, severity="P1", services=["api"], drill=d)
+        for title, d in (("Checkout 500s", False), ("Login slow", False), ("Practice", True))
+    )
+    day = timedelta(days=1)
+    session.add_all(
+        [
+            # Due yesterday, published two hours before; due two days ago, still a draft.
+            models.Postmortem(
+                incident_id=first.id,
+                status="published",
+                due_at=now - day,
+                published_at=now - day - timedelta(hours=2),
+                created_at=now,
+                updated_at=now,
+            ),
+            models.Postmortem(
+                incident_id=second.id, status="draft", due_at=now - 2 * day, created_at=now, updated_at=now
+            ),
+            models.Postmortem(incident_id=drill.id, status="draft", due_at=now - day, created_at=now, updated_at=now),
+        ]
+    )
+    for status, due, completed in (
+        ("done", now - day, now - 2 * day),  # on time
+        ("done", now - 2 * day, now - day),  # late, still closed
+        ("open", now - day, None),  # overdue
+        ("wont_do", now - day, now - day),  # left out
+        ("open", now + day, None),  # not due yet
+    ):
+        session.add(
+            models.ActionItem(
+                incident_id=first.id,
+                title="Add a retry",
+                priority="P1",
+                status=status,
+                due_at=due,
+                completed_at=completed,
+                created_at=now - 3 * day,
+                updated_at=now,
+            )
+        )
+    session.flush()
+
+    got = scores(session, clock)
+    assert got["runbooks"] == 50  # api, not web
+    assert got["postmortems_on_time"] == 50  # the drill's is left out
+    assert got["action_items_closed"] == 66  # 2 of 3 due
+    web_only = readiness.audit(session, now, "platform")
+    assert {c.key: c.score for c in web_only.components}["postmortems_on_time"] == 50

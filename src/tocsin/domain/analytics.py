@@ -104,10 +104,12 @@ class PersonLoad:
 
 
 @dataclass(frozen=True)
-class ActionItem:
+class ActionItemCount:
+    """Action items in one status, and how many of them are due before now."""
+
     status: str  # open / in_progress / done / wont_do
-    due_at: datetime | None
-    done_at: datetime | None = None
+    count: int
+    past_due: int = 0
 
 
 @dataclass(frozen=True)
@@ -256,17 +258,17 @@ DONE = "done"
 DROPPED = frozenset({"wont_do", "canceled"})
 
 
-def action_item_figures(items: Iterable[ActionItem], now: datetime) -> ActionItemFigures:
-    """Completion: done / (all - won't do); overdue: still open and past its due date."""
+def action_item_figures(counts: Iterable[ActionItemCount]) -> ActionItemFigures:
+    """Completion: done / (all - won't do); overdue: neither done nor dropped, and past its due date."""
     total = done = dropped = overdue = 0
-    for item in items:
-        total += 1
-        if item.status == DONE:
-            done += 1
-        elif item.status in DROPPED:
-            dropped += 1
-        elif item.due_at is not None and item.due_at < now:
-            overdue += 1
+    for count in counts:
+        total += count.count
+        if count.status == DONE:
+            done += count.count
+        elif count.status in DROPPED:
+            dropped += count.count
+        else:
+            overdue += count.past_due
     counted = total - dropped
     return ActionItemFigures(
         total=total,

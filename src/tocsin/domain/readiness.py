@@ -317,9 +317,7 @@ def heartbeats(beats: Sequence[HeartbeatFacts]) -> Component:
     return _component(Key.HEARTBEATS, score, evidence, f"get {_names(not_up)} pinging")
 
 
-def runbooks(covered: Sequence[str] | None, uncovered: Sequence[str] | None) -> Component:
-    if covered is None or uncovered is None:
-        return _component(Key.RUNBOOKS, None, ["runbooks are not available in this version"], None)
+def runbooks(covered: Sequence[str], uncovered: Sequence[str]) -> Component:
     total = len(covered) + len(uncovered)
     if total == 0:
         return _component(Key.RUNBOOKS, 0, ["no services"], "create a service and write its runbook")
@@ -328,9 +326,7 @@ def runbooks(covered: Sequence[str] | None, uncovered: Sequence[str] | None) -> 
     return _component(Key.RUNBOOKS, score, evidence, f"write a runbook for {_names(uncovered)}")
 
 
-def postmortems(deadlines: Deadlines | None) -> Component:
-    if deadlines is None:
-        return _component(Key.POSTMORTEMS, None, ["postmortems are not available in this version"], None)
+def postmortems(deadlines: Deadlines) -> Component:
     due = deadlines.on_time + deadlines.late + deadlines.missing
     if due == 0:
         return _component(Key.POSTMORTEMS, None, ["no postmortem fell due in the last 90 days"], None)
@@ -344,15 +340,13 @@ def postmortems(deadlines: Deadlines | None) -> Component:
     )
 
 
-def action_items(deadlines: Deadlines | None) -> Component:
-    if deadlines is None:
-        return _component(Key.ACTION_ITEMS, None, ["action items are not available in this version"], None)
+def action_items(deadlines: Deadlines) -> Component:
     due = deadlines.on_time + deadlines.late + deadlines.missing
     if due == 0:
-        return _component(Key.ACTION_ITEMS, None, ["no action item has fallen due"], None)
+        return _component(Key.ACTION_ITEMS, None, ["no action item fell due in the last 90 days"], None)
     score = _share(deadlines.on_time + deadlines.late, due)
     evidence = [
-        f"{deadlines.on_time + deadlines.late} of {due} action items past their due date are done"
+        f"{deadlines.on_time + deadlines.late} of {due} action items due in the last 90 days are done"
         f" ({deadlines.late} late); {deadlines.missing} overdue"
     ]
     return _component(

@@ -42,7 +42,7 @@ def report(session: Session, now: datetime, since: timedelta) -> domain.Report:
         severities=_severity_names(session),
         targets=repo.target_counts(session, start, now),
         pages=repo.pages(session, start, now),
-        action_items=None,
+        action_items=domain.action_item_figures(repo.action_item_counts(session, start, now, now)),
     )
 
 

@@ -11,7 +11,7 @@ from tocsin.domain import ci
 from tocsin.domain import readiness as domain
 from tocsin.domain import schedules as schedule_rules
 from tocsin.domain.escalation import TargetKind
-from tocsin.services import directory
+from tocsin.services import directory, runbooks
 from tocsin.services.schedules import to_domain as schedule_to_domain
 from tocsin.storage import models
 from tocsin.storage.repositories import readiness as repo
@@ -31,6 +31,11 @@ def _senders(
             rule = thresholds.in_a_row > 0 or thresholds.in_window > 0
         senders.append(domain.Sender(integration.name, service_key, heard.get(integration.id), rule))
     return senders
+
+
+def _runbook_coverage(session: Session, keys: set[str]) -> tuple[list[str], list[str]]:
+    covered, uncovered = runbooks.coverage(session)
+    return [k for k in covered if k in keys], [k for k in uncovered if k in keys]
 
 
 def audit(session: Session, now: datetime, team_key: str | None = None) -> domain.Audit:
@@ -77,6 +82,7 @@ def audit(session: Session, now: datetime, team_key: str | None = None) -> domai
         github_rows, repo.github_last_delivery(session, [i.id for i, _ in github_rows], recent), github=True
     )
     sentry = _senders(sentry_rows, repo.sentry_last_heard(session, [i.id for i, _ in sentry_rows], recent))
+    scope = service_ids if team_key is not None else None
     beats = [domain.HeartbeatFacts(name, status) for name, status in repo.heartbeats(session, service_ids)]
 
     components = [
@@ -85,9 +91,9 @@ def audit(session: Session, now: datetime, team_key: str | None = None) -> domai
         domain.reachable(people),
         domain.failure_notifications(facts, repo.channel_routes(session, service_ids), github, now),
         domain.health_checks(facts),
-        domain.runbooks(None, None),
-        domain.postmortems(None),
-        domain.action_items(None),
+        domain.runbooks(*_runbook_coverage(session, {s.key for s in services})),
+        domain.postmortems(domain.Deadlines(*repo.postmortem_deadlines(session, scope, now - LOOK_BACK, now))),
+        domain.action_items(domain.Deadlines(*repo.action_item_deadlines(session, scope, now - LOOK_BACK, now))),
         domain.crash_reporting(sentry, now),
         domain.repeated_failures(github),
         domain.heartbeats(beats),

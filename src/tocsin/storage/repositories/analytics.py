@@ -12,11 +12,12 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.orm import Session
 
 from tocsin.domain import analytics as domain
 from tocsin.storage.models import (
+    ActionItem,
     Incident,
     IncidentService,
     Notification,
@@ -128,3 +129,17 @@ def pages(session: Session, since: datetime, until: datetime) -> list[domain.Pag
         .order_by(User.email, step.c.at)
     )
     return [domain.Page(user=email, name=name, time_zone=zone, at=at) for email, name, zone, at in rows]
+
+
+def action_item_counts(
+    session: Session, since: datetime, until: datetime, now: datetime
+) -> list[domain.ActionItemCount]:
+    """The action items of the incidents declared in the window, counted by status, with how
+    many of each are past their due date at `now`."""
+    rows = session.execute(
+        select(ActionItem.status, func.count(), func.sum(case((ActionItem.due_at < now, 1), else_=0)))
+        .join(Incident, Incident.id == ActionItem.incident_id)
+        .where(*_counted(since, until))
+        .group_by(ActionItem.status)
+    )
+    return [domain.ActionItemCount(status, int(count), int(past or 0)) for status, count, past in rows]

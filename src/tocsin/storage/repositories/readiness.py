@@ -8,11 +8,12 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import ColumnElement, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from tocsin.domain import channel_routing
 from tocsin.storage.models import (
+    ActionItem,
     ChannelRoute,
     Check,
     ContactMethod,
@@ -23,7 +24,10 @@ from tocsin.storage.models import (
     EscalationPolicy,
     GithubDelivery,
     Heartbeat,
+    Incident,
+    IncidentService,
     Integration,
+    Postmortem,
     Schedule,
     Service,
     Team,
@@ -162,3 +166,51 @@ def team_members(session: Session, team_keys: Collection[str]) -> set[str]:
         return set()
     team = session.scalars(select(Team).where(Team.key.in_(set(team_keys)))).all()
     return {member.user.email for one in team for member in one.members if member.user.active}
+
+
+def _of_services(service_ids: Collection[int] | None) -> list[ColumnElement[bool]]:
+    """Not drills, and (for a team's audit) incidents of these services."""
+    where: list[ColumnElement[bool]] = [Incident.drill.is_(False)]
+    if service_ids is not None:
+        where.append(
+            Incident.id.in_(select(IncidentService.incident_id).where(IncidentService.service_id.in_(set(service_ids))))
+        )
+    return where
+
+
+def _sum(condition: ColumnElement[bool]) -> ColumnElement[int]:
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+
+def postmortem_deadlines(
+    session: Session, service_ids: Collection[int] | None, since: datetime, now: datetime
+) -> tuple[int, int, int]:
+    """Of the postmortems due in [since, now]: (published by the due date, published after it, unpublished)."""
+    row = session.execute(
+        select(
+            _sum(Postmortem.published_at <= Postmortem.due_at),
+            _sum(Postmortem.published_at > Postmortem.due_at),
+            _sum(Postmortem.published_at.is_(None)),
+        )
+        .join(Incident, Incident.id == Postmortem.incident_id)
+        .where(Postmortem.due_at >= since, Postmortem.due_at <= now, *_of_services(service_ids))
+    ).one()
+    return int(row[0]), int(row[1]), int(row[2])
+
+
+def action_item_deadlines(
+    session: Session, service_ids: Collection[int] | None, since: datetime, now: datetime
+) -> tuple[int, int, int]:
+    """Of the action items due in [since, now], won't-do left out: (done by the due date, done
+    after it, still open)."""
+    done = ActionItem.status == "done"
+    row = session.execute(
+        select(
+            _sum(done & (ActionItem.completed_at <= ActionItem.due_at)),
+            _sum(done & (ActionItem.completed_at > ActionItem.due_at)),
+            _sum(ActionItem.status.in_(("open", "in_progress"))),
+        )
+        .join(Incident, Incident.id == ActionItem.incident_id)
+        .where(ActionItem.due_at >= since, ActionItem.due_at <= now, *_of_services(service_ids))
+    ).one()
+    return int(row[0]), int(row[1]), int(row[2])
