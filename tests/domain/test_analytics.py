@@ -26,7 +26,7 @@ def incident(
     def after(minutes: int | None) -> datetime | None:
         return None if minutes is None else at + minutes * MIN
 
-    return IncidentTimes(at, severity, after(ack), after(mitigate), after(resolve), services, teams)
+    return IncidentTimes.of(at, severity, after(ack), after(mitigate), after(resolve), services, teams)
 
 
 def test_the_median_and_mean_count_only_the_incidents_that_got_there() -> None:

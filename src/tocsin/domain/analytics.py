@@ -31,17 +31,56 @@ NO_SERVICE = "(no service)"
 NO_TEAM = "(no team)"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class IncidentTimes:
-    """One incident as the figures see it."""
+    """One incident as the figures see it: the month it was declared in (UTC) and the seconds
+    from its declaration to each milestone it reached (None for one it has not)."""
 
-    declared_at: datetime
+    month: str  # "2026-11"
     severity: str
-    acknowledged_at: datetime | None = None
-    mitigated_at: datetime | None = None
-    resolved_at: datetime | None = None
+    acknowledge_s: float | None = None
+    mitigate_s: float | None = None
+    resolve_s: float | None = None
     services: tuple[str, ...] = ()
     teams: tuple[str, ...] = ()
+
+    @classmethod
+    def measured(
+        cls,
+        month: str,
+        severity: str,
+        acknowledge_s: float | None,
+        mitigate_s: float | None,
+        resolve_s: float | None,
+        services: tuple[str, ...] = (),
+        teams: tuple[str, ...] = (),
+    ) -> IncidentTimes:
+        """Seconds as the database computed them: rounded to the millisecond, and a milestone
+        recorded before the declaration (a back-dated incident) is 0, never negative."""
+        return cls(month, severity, _clamped(acknowledge_s), _clamped(mitigate_s), _clamped(resolve_s), services, teams)
+
+    @classmethod
+    def of(
+        cls,
+        declared_at: datetime,
+        severity: str,
+        acknowledged_at: datetime | None = None,
+        mitigated_at: datetime | None = None,
+        resolved_at: datetime | None = None,
+        services: tuple[str, ...] = (),
+        teams: tuple[str, ...] = (),
+    ) -> IncidentTimes:
+        def since(moment: datetime | None) -> float | None:
+            return None if moment is None else (moment - declared_at).total_seconds()
+
+        return cls.measured(
+            month_of(declared_at), severity, since(acknowledged_at), since(mitigated_at), since(resolved_at),
+            services, teams,
+        )  # fmt: skip
+
+
+def _clamped(seconds: float | None) -> float | None:
+    return None if seconds is None else max(0.0, round(float(seconds), 3))
 
 
 @dataclass(frozen=True)
@@ -147,26 +186,11 @@ def summarize(seconds: Sequence[float]) -> Stat:
     return Stat(len(seconds), float(statistics.median(seconds)), sum(seconds) / len(seconds))
 
 
-def _since_declared(incident: IncidentTimes, moment: datetime | None) -> float | None:
-    if moment is None:
-        return None
-    # A clock set backwards, or a mitigation recorded before the declaration (a back-dated
-    # incident), is not a negative response time: it is nothing to measure.
-    return max(0.0, (moment - incident.declared_at).total_seconds())
-
-
 def figures(key: str, incidents: Sequence[IncidentTimes]) -> Figures:
-    def stat(moment: Callable[[IncidentTimes], datetime | None]) -> Stat:
-        values = [s for i in incidents if (s := _since_declared(i, moment(i))) is not None]
-        return summarize(values)
-
-    return Figures(
-        key=key,
-        incidents=len(incidents),
-        acknowledge=stat(lambda i: i.acknowledged_at),
-        mitigate=stat(lambda i: i.mitigated_at),
-        resolve=stat(lambda i: i.resolved_at),
-    )
+    acknowledge = [i.acknowledge_s for i in incidents if i.acknowledge_s is not None]
+    mitigate = [i.mitigate_s for i in incidents if i.mitigate_s is not None]
+    resolve = [i.resolve_s for i in incidents if i.resolve_s is not None]
+    return Figures(key, len(incidents), summarize(acknowledge), summarize(mitigate), summarize(resolve))
 
 
 def grouped(
@@ -177,7 +201,8 @@ def grouped(
     for incident in incidents:
         for key in dict.fromkeys(keys(incident)):
             groups.setdefault(key, []).append(incident)
-    ordered = list(order) + sorted(k for k in groups if k not in set(order))
+    first = set(order)
+    ordered = list(order) + sorted(k for k in groups if k not in first)
     return [figures(key, groups[key]) for key in ordered]
 
 
@@ -303,7 +328,7 @@ def build_report(
         by_severity=grouped(incidents, lambda i: (i.severity,), severity_order),
         by_service=grouped(incidents, lambda i: i.services or (NO_SERVICE,)),
         by_team=grouped(incidents, lambda i: i.teams or (NO_TEAM,)),
-        by_month=grouped(incidents, lambda i: (month_of(i.declared_at),), months_between(since, until)),
+        by_month=grouped(incidents, lambda i: (i.month,), months_between(since, until)),
         targets=compliance(targets, severities),
         load=on_call_load(pages),
         action_items=action_items,
