@@ -47,6 +47,7 @@ def test_report_prints_the_figures_computed_from_the_incidents(
     assert "platform" in shown
     assert "Response targets" in shown
     assert "nobody was paged" in shown
+    assert "Action items: 0 of 0 done (—), 0 open, 0 overdue" in shown
 
     assert cli.json("report", "--since", "30d")["overall"]["resolve"]["median_s"] == 3600
     saved = tmp_path / "report.csv"
