@@ -19,7 +19,7 @@ from __future__ import annotations
 import statistics
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
@@ -174,7 +174,6 @@ class Report:
     targets: list[Compliance]
     load: list[PersonLoad]
     action_items: ActionItemFigures | None = None
-    notes: list[str] = field(default_factory=list)
 
 
 # ---- response times -------------------------------------------------------------------
