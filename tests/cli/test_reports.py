@@ -54,6 +54,7 @@ def test_report_prints_the_figures_computed_from_the_incidents(
     assert cli("report", "--since", "30d", "--csv", str(saved)).stdout == f"Saved the report's CSV to {saved}\n"
     assert "overall,all,acknowledge_median_s,420\n" in saved.read_text()
     assert cli("report", "--csv", "-").stdout.startswith("section,group,metric,value\n")
+    assert cli.json("report", "--drills")["drills"] is True
 
 
 def test_report_refuses_a_bad_window(cli: Cli) -> None:

@@ -146,3 +146,13 @@ def test_the_action_items_of_the_windows_incidents_are_counted(
     assert items is not None
     assert (items.total, items.done, items.open, items.overdue, items.wont_do) == (4, 1, 2, 1, 1)
     assert items.percent_done == 33.3
+
+
+def test_drills_are_counted_when_asked(session: Session, clock: FrozenClock, personas: Personas) -> None:
+    walk(session, clock, "P2", ("api",), ack=4)
+    walk(session, clock, "P2", ("api",), ack=8, drill=True)
+    session.commit()
+    later = clock.now() + MIN
+    assert analytics.report(session, later, analytics.parse_since("1d")).overall.acknowledge.median_s == 240
+    counted = analytics.report(session, later, analytics.parse_since("1d"), drills=True)
+    assert (counted.incidents, counted.overall.acknowledge.median_s, counted.drills) == (2, 360, True)

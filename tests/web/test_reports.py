@@ -41,6 +41,11 @@ def test_a_viewer_sees_the_figures_the_charts_and_the_csv_link(
     assert 'href="/reports.csv?since=30d"' in page.text
     assert '<a href="/reports" aria-current="page">Reports</a>' in page.text
 
+    declare(sessions, clock.now(), "Practice", "P1", drill=True)
+    with_drills = client.get("/reports", params={"since": "30d", "drills": "true"})
+    assert "2 incidents" in text_of(with_drills.text)
+    assert 'href="/reports.csv?since=30d&amp;drills=true"' in with_drills.text
+
     exported = client.get("/reports.csv", params={"since": "30d"})
     assert exported.status_code == 200
     assert "severity,P1,acknowledge_median_s,540\n" in exported.text

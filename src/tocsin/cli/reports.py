@@ -45,7 +45,8 @@ def print_report(report: Json) -> None:
     out = output.console()
     since, until = output.when(report["since"]), output.when(report["until"])
     count = f"{report['incidents']} {'incident' if report['incidents'] == 1 else 'incidents'}"
-    out.print(f"[bold]{count}[/bold] declared {since} to {until} (drills and canceled left out)")
+    left_out = "canceled left out, drills counted" if report.get("drills") else "drills and canceled left out"
+    out.print(f"[bold]{count}[/bold] declared {since} to {until} ({left_out})")
     overall = report["overall"]
     out.print(
         f"MTTA {output.duration(overall['acknowledge']['median_s'])} median"
@@ -100,13 +101,15 @@ def report(
     csv: Annotated[
         str | None, typer.Option("--csv", metavar="FILE", help="Save the CSV export to FILE ('-' for stdout)")
     ] = None,
+    drills: Annotated[bool, typer.Option("--drills", help="Count drills too (left out by default)")] = False,
     as_json: AsJson = False,
 ) -> None:
     """Incident analytics: MTTA, time to mitigate, MTTR, response-target compliance, on-call load."""
     with _server() as api:
         if csv is not None:
-            text = api.text("/api/v1/reports.csv", since=since)
-        answer: Any = api.get("/api/v1/reports", since=since) if csv is None or as_json else None
+            text = api.text("/api/v1/reports.csv", since=since, drills=drills or None)
+        wanted = csv is None or as_json
+        answer: Any = api.get("/api/v1/reports", since=since, drills=drills or None) if wanted else None
     if csv is not None:
         if csv == "-":
             typer.echo(text, nl=False)

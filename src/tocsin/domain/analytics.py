@@ -174,6 +174,7 @@ class Report:
     targets: list[Compliance]
     load: list[PersonLoad]
     action_items: ActionItemFigures | None = None
+    drills: bool = False  # drills counted too
 
 
 # ---- response times -------------------------------------------------------------------
@@ -316,6 +317,7 @@ def build_report(
     targets: Iterable[TargetCount],
     pages: Iterable[Page],
     action_items: ActionItemFigures | None = None,
+    drills: bool = False,
 ) -> Report:
     present = {i.severity for i in incidents}
     severity_order = [s for s in severities if s in present]
@@ -331,6 +333,7 @@ def build_report(
         targets=compliance(targets, severities),
         load=on_call_load(pages),
         action_items=action_items,
+        drills=drills,
     )
 
 

@@ -33,16 +33,18 @@ def _severity_names(session: Session) -> list[str]:
     return [] if scheme is None else [level.name for level in scheme.levels]
 
 
-def report(session: Session, now: datetime, since: timedelta) -> domain.Report:
+def report(session: Session, now: datetime, since: timedelta, *, drills: bool = False) -> domain.Report:
+    """Drills are left out unless `drills` (a team measuring its practice with the real figures)."""
     start = now - since
     return domain.build_report(
         since=start,
         until=now,
-        incidents=repo.incident_times(session, start, now),
+        incidents=repo.incident_times(session, start, now, drills=drills),
         severities=_severity_names(session),
-        targets=repo.target_counts(session, start, now),
-        pages=repo.pages(session, start, now),
-        action_items=domain.action_item_figures(repo.action_item_counts(session, start, now, now)),
+        targets=repo.target_counts(session, start, now, drills=drills),
+        pages=repo.pages(session, start, now, drills=drills),
+        action_items=domain.action_item_figures(repo.action_item_counts(session, start, now, now, drills=drills)),
+        drills=drills,
     )
 
 

@@ -56,7 +56,7 @@ def charts(report: domain.Report) -> dict[str, Markup]:
 
 @router.get("/reports")
 def reports_page(
-    request: Request, user: Viewer, session: DbSession, clock: CurrentClock, since: str = "90d"
+    request: Request, user: Viewer, session: DbSession, clock: CurrentClock, since: str = "90d", drills: bool = False
 ) -> Response:
     problem = None
     try:
@@ -64,7 +64,7 @@ def reports_page(
     except ValidationFailed as exc:
         problem, since = exc.message, analytics.DEFAULT_SINCE
         window = analytics.parse_since(since)
-    report = analytics.report(session, clock.now(), window)
+    report = analytics.report(session, clock.now(), window, drills=drills)
     context = {
         "user": user,
         "nav_active": "/reports",
@@ -79,8 +79,10 @@ def reports_page(
 
 
 @router.get("/reports.csv")
-def reports_csv(_user: Viewer, session: DbSession, clock: CurrentClock, since: str = "90d") -> Response:
-    made = analytics.report(session, clock.now(), analytics.parse_since(since))
+def reports_csv(
+    _user: Viewer, session: DbSession, clock: CurrentClock, since: str = "90d", drills: bool = False
+) -> Response:
+    made = analytics.report(session, clock.now(), analytics.parse_since(since), drills=drills)
     return Response(
         analytics.csv_text(made),
         media_type="text/csv; charset=utf-8",

@@ -4,7 +4,8 @@ Incidents are read as one narrow row each (a median needs the values, and SQLite
 percentile function); a year of a busy team's incidents is ~10,000 such rows. Everything
 larger is counted in SQL: response targets grouped by severity, kind and status, and
 pages grouped by person and escalation step, so a storm of notifications is never read
-row by row. Drills (`incidents.drill`) and canceled incidents (false alarms) are left out.
+row by row. Canceled incidents (false alarms) are left out, and drills (`incidents.drill`)
+unless asked for.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections import defaultdict
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import ColumnElement, case, func, select
+from sqlalchemy import ColumnElement, case, func, select, true
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from tocsin.domain import analytics as domain
@@ -34,13 +35,11 @@ from tocsin.storage.models import (
 SENT_STATUSES = ("pending", "sending", "sent", "failed")
 
 
-def _counted(since: datetime, until: datetime) -> list[ColumnElement[bool]]:
-    return [
-        Incident.declared_at >= since,
-        Incident.declared_at <= until,
-        Incident.drill.is_(False),
-        Incident.status != "canceled",
-    ]
+def _counted(since: datetime, until: datetime, drills: bool) -> list[ColumnElement[bool]]:
+    where = [Incident.declared_at >= since, Incident.declared_at <= until, Incident.status != "canceled"]
+    if not drills:
+        where.append(Incident.drill.is_(False))
+    return where
 
 
 def _seconds(
@@ -60,9 +59,11 @@ def _month(dialect: str) -> ColumnElement[str]:
     return func.strftime("%Y-%m", Incident.declared_at)
 
 
-def incident_times(session: Session, since: datetime, until: datetime) -> list[domain.IncidentTimes]:
+def incident_times(
+    session: Session, since: datetime, until: datetime, *, drills: bool = False
+) -> list[domain.IncidentTimes]:
     """The incidents declared in [since, until], with their services' and teams' keys."""
-    where = _counted(since, until)
+    where = _counted(since, until, drills)
     services: dict[int, list[str]] = defaultdict(list)
     teams: dict[int, list[str]] = defaultdict(list)
     pairs = session.execute(
@@ -105,13 +106,15 @@ def incident_times(session: Session, since: datetime, until: datetime) -> list[d
     ]
 
 
-def target_counts(session: Session, since: datetime, until: datetime) -> list[domain.TargetCount]:
+def target_counts(
+    session: Session, since: datetime, until: datetime, *, drills: bool = False
+) -> list[domain.TargetCount]:
     """Response-target clocks of the incidents declared in the window, counted by severity,
     kind and status (a clock `canceled` with its incident counts for nothing)."""
     rows = session.execute(
         select(Incident.severity, ResponseTarget.kind, ResponseTarget.status, func.count())
         .join(Incident, Incident.id == ResponseTarget.incident_id)
-        .where(*_counted(since, until), ResponseTarget.status.in_(("met", "missed", "pending")))
+        .where(*_counted(since, until, drills), ResponseTarget.status.in_(("met", "missed", "pending")))
         .group_by(Incident.severity, ResponseTarget.kind, ResponseTarget.status)
     )
     tally: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: {"met": 0, "missed": 0, "pending": 0})
@@ -123,7 +126,7 @@ def target_counts(session: Session, since: datetime, until: datetime) -> list[do
     ]
 
 
-def pages(session: Session, since: datetime, until: datetime) -> list[domain.Page]:
+def pages(session: Session, since: datetime, until: datetime, *, drills: bool = False) -> list[domain.Page]:
     """Pages due in [since, until]: one per person and escalation step, however many contact
     methods it went to, at the first of them; drills left out."""
     step = (
@@ -138,7 +141,7 @@ def pages(session: Session, since: datetime, until: datetime) -> list[domain.Pag
             Notification.due_at >= since,
             Notification.due_at <= until,
             Notification.user_id.is_not(None),
-            Incident.drill.is_(False),
+            true() if drills else Incident.drill.is_(False),
         )
         .group_by(Notification.user_id, Notification.incident_id, Notification.escalation_id, Notification.step)
         .subquery()
@@ -152,14 +155,14 @@ def pages(session: Session, since: datetime, until: datetime) -> list[domain.Pag
 
 
 def action_item_counts(
-    session: Session, since: datetime, until: datetime, now: datetime
+    session: Session, since: datetime, until: datetime, now: datetime, *, drills: bool = False
 ) -> list[domain.ActionItemCount]:
     """The action items of the incidents declared in the window, counted by status, with how
     many of each are past their due date at `now`."""
     rows = session.execute(
         select(ActionItem.status, func.count(), func.sum(case((ActionItem.due_at < now, 1), else_=0)))
         .join(Incident, Incident.id == ActionItem.incident_id)
-        .where(*_counted(since, until))
+        .where(*_counted(since, until, drills))
         .group_by(ActionItem.status)
     )
     return [domain.ActionItemCount(status, int(count), int(past or 0)) for status, count, past in rows]
