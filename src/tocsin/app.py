@@ -28,6 +28,7 @@ from tocsin.api.ingest_process import RemoteWriter, serve_writer
 from tocsin.api.ping_writer import PingWriter
 from tocsin.api.routes import (
     ack,
+    action_items,
     alerts,
     calendars,
     changes,
@@ -44,6 +45,10 @@ from tocsin.api.routes import (
     notify,
     operations,
     paging,
+    postmortems,
+    readiness,
+    reports,
+    runbooks,
     simulate,
     status_page,
     tokens,
@@ -280,6 +285,11 @@ def create_app(
         checks,
         status_page,
         drills,
+        reports,
+        readiness,
+        runbooks,
+        postmortems,
+        action_items,
     ):
         app.include_router(module.router)
     app.mount(operations.DOCS_STATIC, StaticFiles(directory=str(swagger_ui_path)), name="docs-static")

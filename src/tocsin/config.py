@@ -44,6 +44,10 @@ class Settings:
     # Set by `tocsin serve --workers N` on SQLite for its HTTP workers: the Unix socket of
     # the one process that commits ingested signals (tocsin.api.ingest_process).
     ingest_socket: str | None = None
+    # GitHub sync of action items (docs/postmortems.md): on when a token and a repository are set.
+    github_api_url: str = "https://api.github.com"
+    github_token: str | None = field(default=None, repr=False)
+    github_repo: str | None = None  # owner/name
 
     def __post_init__(self) -> None:
         base = self.public_url or f"http://{self.host}:{self.port}"
@@ -77,4 +81,11 @@ class Settings:
             smtp_password=env.get("TOCSIN_SMTP_PASSWORD") or None,
             smtp_security=env.get("TOCSIN_SMTP_SECURITY", defaults.smtp_security),
             ingest_socket=env.get("TOCSIN_INGEST_SOCKET") or None,
+            github_api_url=env.get("TOCSIN_GITHUB_API_URL") or defaults.github_api_url,
+            github_token=env.get("TOCSIN_GITHUB_TOKEN") or None,
+            github_repo=env.get("TOCSIN_GITHUB_REPO") or None,
         )
+
+    @property
+    def github_sync(self) -> bool:
+        return bool(self.github_token and self.github_repo)

@@ -105,7 +105,7 @@ def test_an_unknown_section_is_named_with_the_sections_there_are() -> None:
     ) == [
         "tocsin.yaml:2: widgets: unknown section 'widgets'; "
         "expected one of severities, roles, teams, users, services, integrations, routes, maintenance_windows, "
-        "schedules, escalation_policies, channels, heartbeats, checks, status_page"
+        "schedules, escalation_policies, channels, heartbeats, checks, status_page, runbooks"
     ]
 
 

@@ -51,6 +51,7 @@ PAGES = (
     "/crashes",
     "/changes",
     "/drills",
+    "/reports",
 )
 DEADLINE_S = 10.0
 # Bob and Alice take turns on call, a week each from START (a Monday): Bob is on call now.

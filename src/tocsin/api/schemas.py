@@ -66,9 +66,18 @@ class ChangeSeverity(Body):
     reason: str | None = Field(default=None, max_length=10_000)
 
 
+class Briefing(Body):
+    status: str = Field(default="", max_length=5_000, description="Where things stand")
+    actions_taken: str = Field(default="", max_length=5_000)
+    hypothesis: str = Field(default="", max_length=5_000, description="What is suspected")
+
+
 class AssignRole(Body):
     role: str = Field(min_length=1, max_length=50)
     user: str = Field(min_length=3, max_length=320, description="E-mail of the user taking the role")
+    briefing: Briefing | None = Field(
+        default=None, description="Handed over with a role someone holds; sent to the new holder (docs/runbooks.md)"
+    )
 
 
 class AddNote(Body):

@@ -219,6 +219,23 @@ class Client:
         self._http.close()
 
     def request(self, method: str, path: str, *, params: dict[str, Any] | None = None, body: Json | None = None) -> Any:
+        response = self._send(method, path, params=params, body=body)
+        if response.status_code == 204 or not response.content:
+            return None
+        try:
+            return response.json()
+        except ValueError:
+            raise ApiError(
+                response.status_code, f"unexpected answer from {response.request.url}: not JSON; is this Tocsin?"
+            ) from None
+
+    def text(self, path: str, **params: Any) -> str:
+        """GET something that is not JSON (a CSV export), as text."""
+        return self._send("GET", path, params=params).text
+
+    def _send(
+        self, method: str, path: str, *, params: dict[str, Any] | None = None, body: Json | None = None
+    ) -> httpx.Response:
         query = {k: v for k, v in (params or {}).items() if v is not None}
         try:
             response = self._http.request(method, path, params=query, json=body)
@@ -232,17 +249,23 @@ class Client:
             raise Unreachable(f"cannot talk to Tocsin at {self.url}: {exc}") from None
         if not response.is_success:
             raise _problem(response)
-        if response.status_code == 204 or not response.content:
-            return None
-        try:
-            return response.json()
-        except ValueError:
-            raise ApiError(
-                response.status_code, f"unexpected answer from {response.request.url}: not JSON; is this Tocsin?"
-            ) from None
+        return response
 
     def get(self, path: str, **params: Any) -> Any:
         return self.request("GET", path, params=params)
+
+    def get_text(self, path: str) -> str:
+        """A GET whose answer is text, not JSON (a Markdown export)."""
+        try:
+            response = self._http.get(path, headers={"Accept": "text/markdown, text/plain"})
+        except httpx.TransportError as exc:
+            raise Unreachable(f"cannot talk to Tocsin at {self.url}: {exc}") from None
+        if not response.is_success:
+            raise _problem(response)
+        return response.text
+
+    def put(self, path: str, body: Json) -> Any:
+        return self.request("PUT", path, body=body)
 
     def post(self, path: str, body: Json) -> Any:
         return self.request("POST", path, body=body)

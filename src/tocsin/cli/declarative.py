@@ -92,6 +92,7 @@ def validate(file: FileOption = Path("tocsin.yaml")) -> None:
         (len(document.channels) if document.channels is not None else None, "channel"),
         (len(document.heartbeats) if document.heartbeats is not None else None, "heartbeat"),
         (len(document.checks) if document.checks is not None else None, "check"),
+        (len(document.runbooks) if document.runbooks is not None else None, "runbook"),
     ]
     page = document.status_page
     if page is not None:

@@ -19,7 +19,10 @@ from tocsin.cli import (
     local,
     notify,
     paging,
+    postmortems,
     remote,
+    reports,
+    runbooks,
     simulate,
     status_page,
 )
@@ -51,6 +54,9 @@ crashes.register(app)
 changes.register(app)
 status_page.register(app)
 drills.register(app)
+reports.register(app)
+runbooks.register(app)
+postmortems.register(app)
 
 
 @app.command()

@@ -25,6 +25,7 @@ from pydantic_core import ErrorDetails
 from tocsin.config_file import channels, paging
 from tocsin.config_file import checks as check_specs
 from tocsin.config_file import heartbeats as heartbeat_specs
+from tocsin.config_file import runbooks as runbook_specs
 from tocsin.config_file import status_page as status_page_specs
 from tocsin.config_file.channels import Channel
 from tocsin.config_file.errors import InvalidConfig, Issue, Path, format_path
@@ -203,6 +204,7 @@ class Document(_Spec):
     heartbeats: list[heartbeat_specs.Heartbeat] | None = None
     checks: list[check_specs.Check] | None = None
     status_page: status_page_specs.StatusPage | None = None
+    runbooks: list[runbook_specs.Runbook] | None = None
 
     @field_validator("*", mode="before")
     @classmethod
@@ -362,6 +364,10 @@ def check(document: Document) -> list[Issue]:
             issues += check_specs.check_check(("checks", index), probe)
     if document.status_page is not None:
         issues += status_page_specs.check_status_page(("status_page",), document.status_page)
+    if document.runbooks is not None:
+        issues += _duplicates(("runbooks",), "key", [runbook.key for runbook in document.runbooks], "runbook")
+        for index, runbook in enumerate(document.runbooks):
+            issues += runbook_specs.check_runbook(("runbooks", index), runbook)
     return issues
 
 
@@ -510,6 +516,7 @@ def references(document: Document) -> list[Reference]:
         *_channel_references(document),
         *_heartbeat_references(document),
         *_check_references(document),
+        *_runbook_references(document),
     ]
 
 
@@ -578,6 +585,13 @@ def _check_references(document: Document) -> Iterator[Reference]:
     services = {service.key for service in document.services or ()}
     for path, key, declared in check_specs.references(document.checks or (), services):
         yield Reference(path, "service", key, declared)
+
+
+def _runbook_references(document: Document) -> Iterator[Reference]:
+    services = {service.key for service in document.services or ()}
+    levels = _declared_levels(document)
+    for path, kind, key in runbook_specs.references(document.runbooks or ()):
+        yield Reference(path, kind, key, key in (services if kind == "service" else levels))
 
 
 def _paging_references(document: Document, users: set[str], teams: set[str]) -> Iterator[Reference]:

@@ -15,3 +15,6 @@ class EntryKind(StrEnum):
     FIELD = "field"  # title, impact, services
     TARGET_MISSED = "target_missed"
     ALERT = "alert"  # an alert attached to the incident, or one of its alerts resolved
+    CHECKLIST = "checklist"  # a checklist item ticked or unticked
+    POSTMORTEM = "postmortem"  # drafted, sent for review, published
+    ACTION_ITEM = "action_item"  # added, finished

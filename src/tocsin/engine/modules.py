@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from tocsin.config import Settings
+from tocsin.engine.action_item_reminders import ActionItemReminders
+from tocsin.engine.action_item_sync import ActionItemSync
 from tocsin.engine.channel_posts import ChannelPosts
 from tocsin.engine.checks import CheckRetention, CheckSettings
 from tocsin.engine.deliveries import Deliveries
@@ -21,7 +23,7 @@ def default_modules(settings: Settings) -> list[Module | SelfManaged]:
     # and the hand-off notices and channel posts written just before them. Channel
     # posts come after escalations, so an escalation is posted in the cycle it happens.
     # Heartbeats come first: an alert one raises may open an incident paged in the same cycle.
-    return [
+    modules: list[Module | SelfManaged] = [
         Heartbeats(),
         ResponseTargets(),
         Escalations(settings.public_url),
@@ -32,3 +34,9 @@ def default_modules(settings: Settings) -> list[Module | SelfManaged]:
         CheckRetention(CheckSettings.from_env().retention),
         WebSessionPruning(),
     ]
+    # Action items: reminders before the deliveries of the next cycle send them; GitHub sync only when configured.
+    modules.append(ActionItemReminders(settings.public_url))
+    sync = ActionItemSync.from_settings(settings)
+    if sync is not None:
+        modules.append(sync)
+    return modules

@@ -8,6 +8,8 @@ from datetime import datetime
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from tocsin.domain.briefings import Briefing
+from tocsin.domain.briefings import problem as briefing_problem
 from tocsin.domain.incidents import (
     IncidentStatus,
     format_human_id,
@@ -16,7 +18,7 @@ from tocsin.domain.incidents import (
 )
 from tocsin.domain.timeline import EntryKind
 from tocsin.errors import Conflict, InvalidTransition, NotFound, ValidationFailed
-from tocsin.services import escalations, severities, targets, timeline
+from tocsin.services import briefings, checklists, escalations, postmortem_drafts, severities, targets, timeline
 from tocsin.services.actor import Actor
 from tocsin.storage import models
 from tocsin.storage.repositories import directory
@@ -104,6 +106,7 @@ def declare(
         {"severity": level.name, "services": [s.key for s in service_rows], "drill": drill, "impact": impact},
     )
     targets.schedule(session, incident, level)
+    checklists.attach(session, now, incident)
     if commander_user is not None:
         _assign(session, actor, now, incident, "commander", commander_user)
     # Here and not in the API: incidents declared by alert ingestion page too.
@@ -158,6 +161,8 @@ def change_status(
         summary += f": {note}"
         data["note"] = note
     timeline.add(session, incident, actor, now, EntryKind.STATUS, summary, data)
+    if target == IncidentStatus.RESOLVED:
+        postmortem_drafts.on_resolved(session, actor, now, incident)
     targets.settle(session, incident, now)
     if reopened and current == IncidentStatus.RESOLVED:
         # Closed and reopened: whoever was paged has gone back to sleep; start from the first level.
@@ -191,7 +196,13 @@ def change_severity(
 
 
 def _assign(
-    session: Session, actor: Actor, now: datetime, incident: models.Incident, role_key: str, user: models.User
+    session: Session,
+    actor: Actor,
+    now: datetime,
+    incident: models.Incident,
+    role_key: str,
+    user: models.User,
+    briefing: Briefing | None = None,
 ) -> None:
     role = severities_repo.role_by_key(session, role_key)
     if role is None:
@@ -200,23 +211,46 @@ def _assign(
     current = repo.current_role_holder(session, incident.id, role_key)
     if current is not None and current.user_id == user.id:
         raise Conflict(f"{user.email} already holds {role.name} on {incident.human_id}", field="user")
+    if briefing is not None and current is None:
+        raise ValidationFailed(
+            f"a briefing goes with a hand-off, and nobody holds {role.name} on {incident.human_id} yet",
+            field="briefing",
+        )
     previous = None
     if current is not None:
         current.released_at = now
         previous = current.user.email
-    incident.roles.append(models.RoleAssignment(role_key=role_key, user=user, assigned_at=now))
+    assignment = models.RoleAssignment(role_key=role_key, user=user, assigned_at=now)
+    incident.roles.append(assignment)
     summary = f"{role.name}: {user.name}" + (f" (handed over from {previous})" if previous else "")
-    timeline.add(
-        session, incident, actor, now, EntryKind.ROLE, summary, {"role": role_key, "from": previous, "to": user.email}
-    )
+    data: dict[str, object] = {"role": role_key, "from": previous, "to": user.email}
+    if briefing is not None:
+        summary += f". Briefing: {briefings.summary(briefing)}"
+        data["briefing"] = briefing.as_json()
+    timeline.add(session, incident, actor, now, EntryKind.ROLE, summary, data)
+    if briefing is not None:
+        session.flush()  # the assignment's id, which the briefing names
+        briefings.record(session, actor, now, incident, assignment, role.name, previous, briefing)
 
 
 def assign_role(
-    session: Session, actor: Actor, now: datetime, incident: models.Incident, role_key: str, user_email: str
+    session: Session,
+    actor: Actor,
+    now: datetime,
+    incident: models.Incident,
+    role_key: str,
+    user_email: str,
+    briefing: Briefing | None = None,
 ) -> models.Incident:
+    """Give a role to someone; a `briefing` goes with handing over a role someone holds (services.briefings)."""
     if IncidentStatus(incident.status) == IncidentStatus.CANCELED:
         raise InvalidTransition(f"{incident.human_id} is canceled", field="role")
-    _assign(session, actor, now, incident, role_key, _user(session, user_email, "user"))
+    if briefing is not None:
+        briefing = briefing.cleaned()
+        problem = briefing_problem(briefing)
+        if problem is not None:
+            raise ValidationFailed(problem[1], field=problem[0])
+    _assign(session, actor, now, incident, role_key, _user(session, user_email, "user"), briefing)
     session.flush()
     session.refresh(incident)
     return incident

@@ -1198,3 +1198,195 @@ class Drill(Base):
 
     service: Mapped[Service] = relationship()
     incident: Mapped[Incident | None] = relationship()
+
+
+# ---- Runbooks: checklists by phase, copied onto incidents; role hand-off briefings ----------
+
+
+class Runbook(Base):
+    """A runbook as code: which incidents it fits (services, severities; NULL = all) and its
+    phases of checklist items. Declaring an incident copies the best fit's items onto it
+    (`IncidentChecklistItem`), so editing a runbook never rewrites an incident's record."""
+
+    __tablename__ = "runbooks"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    key: Mapped[str] = mapped_column(String(100), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    # Service keys / severity names it applies to; NULL means all of them.
+    services: Mapped[list[str] | None] = mapped_column(JSON)
+    severities: Mapped[list[str] | None] = mapped_column(JSON)
+    # [{"title", "url"}]
+    links: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
+    # [{"name", "time_frame", "items": [{"text", "role"}]}]
+    phases: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    managed: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class IncidentChecklist(Base):
+    """Which runbook an incident's checklist came from, and its links, as they were when declared."""
+
+    __tablename__ = "incident_checklists"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), unique=True)
+    # The runbook's key and name when attached; no foreign key, so deleting a runbook keeps the record.
+    runbook_key: Mapped[str] = mapped_column(String(100))
+    runbook_name: Mapped[str] = mapped_column(String(200))
+    links: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
+    attached_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class IncidentChecklistItem(Base):
+    """One checklist item of one incident; `number` (1, 2, …) is how people name it."""
+
+    __tablename__ = "incident_checklist_items"
+    __table_args__ = (UniqueConstraint("incident_id", "number"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer)
+    phase: Mapped[str] = mapped_column(String(100))
+    time_frame: Mapped[str] = mapped_column(String(100), default="")
+    text: Mapped[str] = mapped_column(Text)
+    role_key: Mapped[str | None] = mapped_column(String(50))
+    ticked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ticked_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    ticked_by_name: Mapped[str] = mapped_column(String(200), default="")
+
+
+class RoleBriefing(Base):
+    """The briefing handed over with a role: where things stand, what was done, what is suspected."""
+
+    __tablename__ = "role_briefings"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    role_assignment_id: Mapped[int] = mapped_column(ForeignKey("role_assignments.id", ondelete="CASCADE"), unique=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), index=True)
+    status: Mapped[str] = mapped_column(Text, default="")
+    actions_taken: Mapped[str] = mapped_column(Text, default="")
+    hypothesis: Mapped[str] = mapped_column(Text, default="")
+    given_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    given_by_name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    assignment: Mapped[RoleAssignment] = relationship()
+
+
+# ---- Postmortems and action items (issue 7) ------------------------------------------------
+
+
+class Postmortem(Base):
+    """An incident's postmortem: a Markdown body drafted from the timeline when the incident
+    resolves, then edited, reviewed and published (draft → in_review → published)."""
+
+    __tablename__ = "postmortems"
+    __table_args__ = (Index("ix_postmortems_status_due", "status", "due_at"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), unique=True)
+    status: Mapped[str] = mapped_column(String(20), default="draft")  # draft / in_review / published
+    body: Mapped[str] = mapped_column(Text, default="")
+    # Resolution + the severity's `postmortem_within`; NULL when the policy sets no due date.
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # last sent for review
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    published_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # What was posted to the status page on publishing; empty when it was not.
+    public_summary: Mapped[str] = mapped_column(Text, default="")
+
+    incident: Mapped[Incident] = relationship()
+    reviewers: Mapped[list[PostmortemReviewer]] = relationship(
+        back_populates="postmortem", cascade="all, delete-orphan", order_by="PostmortemReviewer.id"
+    )
+
+
+class PostmortemReviewer(Base):
+    __tablename__ = "postmortem_reviewers"
+    __table_args__ = (UniqueConstraint("postmortem_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    postmortem_id: Mapped[int] = mapped_column(ForeignKey("postmortems.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    postmortem: Mapped[Postmortem] = relationship(back_populates="reviewers")
+    user: Mapped[User] = relationship()
+
+
+class ActionItem(Base):
+    """Something to do so the incident does not happen again: owner, priority, due date
+    (by priority unless set), open → in_progress → done | wont_do."""
+
+    __tablename__ = "action_items"
+    __table_args__ = (
+        Index("ix_action_items_status_due", "status", "due_at"),
+        Index("ix_action_items_incident", "incident_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    postmortem_id: Mapped[int | None] = mapped_column(ForeignKey("postmortems.id", ondelete="SET NULL"))
+    title: Mapped[str] = mapped_column(String(300))
+    description: Mapped[str] = mapped_column(Text, default="")
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    priority: Mapped[str] = mapped_column(String(2))  # P0 … P3
+    status: Mapped[str] = mapped_column(String(20), default="open")
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # done or won't do
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # The GitHub issue made for it, when sync is on (engine.action_item_sync).
+    github_issue_number: Mapped[int | None] = mapped_column(Integer)
+    github_issue_url: Mapped[str] = mapped_column(String(500), default="")
+
+    incident: Mapped[Incident] = relationship()
+    owner: Mapped[User | None] = relationship(foreign_keys=[owner_id])
+
+
+class ActionItemReminder(Base):
+    """A reminder owed about an action item: `due_soon` (to the owner, before the due date),
+    `overdue` (to the owner, at it) and `escalation` (P0/P1: to the commander, a while after).
+    pending → sent | canceled; the engine claims due rows with a conditional update."""
+
+    __tablename__ = "action_item_reminders"
+    __table_args__ = (
+        UniqueConstraint("action_item_id", "kind"),
+        Index("ix_action_item_reminders_status_due", "status", "due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    action_item_id: Mapped[int] = mapped_column(ForeignKey("action_items.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(20))
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(10), default="pending")
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ActionItemSync(Base):
+    """A GitHub call owed for an action item (`create` its issue, `close` it): pending →
+    sending (until `deadline`) → done | failed, retried with backoff (`due_at`, `attempts`)."""
+
+    __tablename__ = "action_item_syncs"
+    __table_args__ = (
+        UniqueConstraint("action_item_id", "operation"),
+        Index("ix_action_item_syncs_status_due", "status", "due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    action_item_id: Mapped[int] = mapped_column(ForeignKey("action_items.id", ondelete="CASCADE"))
+    operation: Mapped[str] = mapped_column(String(10))  # create / close
+    status: Mapped[str] = mapped_column(String(10), default="pending")
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    deadline: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

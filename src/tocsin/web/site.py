@@ -30,6 +30,7 @@ def install(app: FastAPI) -> None:
         incidents,
         oncall,
         profile,
+        reports,
         services,
         settings,
         status_page,
@@ -50,6 +51,7 @@ def install(app: FastAPI) -> None:
         drills,
         alerts,
         services,
+        reports,
     ):
         app.include_router(module.router)
     app.add_middleware(status_page.CachedPages)  # cached status pages answered before routing

@@ -68,5 +68,6 @@ templates.env.globals["NAV"] = [
     ("Crashes", "/crashes"),
     ("Changes", "/changes"),
     ("Drills", "/drills"),
+    ("Reports", "/reports"),
     ("Settings", "/settings"),
 ]

@@ -21,6 +21,7 @@ from tocsin.api.schemas import (
     PostUpdate,
     TimelineEntryOut,
 )
+from tocsin.domain.briefings import Briefing
 from tocsin.domain.incidents import CLOSED_STATUSES, OPEN_STATUSES, IncidentStatus
 from tocsin.errors import ValidationFailed
 from tocsin.observability import INCIDENTS_DECLARED
@@ -168,7 +169,8 @@ def change_severity(
 @router.post("/{ref}/roles", response_model=IncidentOut)
 def assign_role(ref: str, body: AssignRole, actor: Writer, session: DbSession, clock: CurrentClock) -> IncidentOut:
     incident = incidents.get(session, ref)
-    incidents.assign_role(session, actor, clock.now(), incident, body.role, body.user)
+    briefing = Briefing(**body.briefing.model_dump()) if body.briefing is not None else None
+    incidents.assign_role(session, actor, clock.now(), incident, body.role, body.user, briefing)
     session.commit()
     return _out(session, incident.id)
 

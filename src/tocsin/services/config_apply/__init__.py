@@ -45,6 +45,7 @@ from tocsin.services.actor import Actor
 from tocsin.services.config_apply import alerting, channels, directory, paging, severities
 from tocsin.services.config_apply import checks as check_plans
 from tocsin.services.config_apply import heartbeats as heartbeat_plans
+from tocsin.services.config_apply import runbooks as runbook_plans
 from tocsin.services.config_apply import status_page as status_page_plans
 from tocsin.services.config_apply.references import check_references
 from tocsin.services.config_apply.steps import (
@@ -123,6 +124,9 @@ def plan(
     # After services and checks: a component names both.
     if document.status_page is not None:
         status_page_plans.plan_status_page(planning, document.status_page)
+    # After services, severities and roles: a runbook names them.
+    if document.runbooks is not None:
+        runbook_plans.plan_runbooks(planning, document.runbooks)
     check_references(planning)
     if planning.issues:
         raise InvalidConfig(planning.issues)
