@@ -28,6 +28,7 @@ def install(app: FastAPI) -> None:
         heartbeats,
         incidents,
         oncall,
+        postmortems,
         profile,
         services,
         settings,
@@ -48,6 +49,7 @@ def install(app: FastAPI) -> None:
         changes,
         alerts,
         services,
+        postmortems,
     ):
         app.include_router(module.router)
     app.add_middleware(status_page.CachedPages)  # cached status pages answered before routing

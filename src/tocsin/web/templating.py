@@ -67,5 +67,6 @@ templates.env.globals["NAV"] = [
     ("Heartbeats", "/heartbeats"),
     ("Crashes", "/crashes"),
     ("Changes", "/changes"),
+    ("Postmortems", "/postmortems"),
     ("Settings", "/settings"),
 ]
