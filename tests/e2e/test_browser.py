@@ -50,6 +50,7 @@ PAGES = (
     "/heartbeats",
     "/crashes",
     "/changes",
+    "/postmortems",
 )
 DEADLINE_S = 10.0
 # Bob and Alice take turns on call, a week each from START (a Monday): Bob is on call now.
