@@ -69,6 +69,17 @@ def _title(title: str) -> str:
     return title
 
 
+MAX_DUE_DISTANCE = timedelta(days=5 * 366)
+
+
+def _due(due_at: datetime, now: datetime) -> datetime:
+    if due_at.tzinfo is None:
+        raise ValidationFailed("a due date needs a time zone (e.g. 2026-12-24T12:00:00Z)", field="due_at")
+    if abs(due_at - now) > MAX_DUE_DISTANCE:
+        raise ValidationFailed("a due date is within five years of now", field="due_at")
+    return due_at
+
+
 def add(
     session: Session,
     actor: Actor,
@@ -86,8 +97,8 @@ def add(
     is configured) owes a GitHub issue for it."""
     incident = incidents.get(session, incident_ref)
     priority = _priority(priority)
-    if due_at is not None and due_at.tzinfo is None:
-        raise ValidationFailed("a due date needs a time zone (e.g. 2026-12-24T12:00:00Z)", field="due_at")
+    if due_at is not None:
+        due_at = _due(due_at, now)
     postmortem = repo.postmortem_of(session, incident.id)
     item = models.ActionItem(
         incident_id=incident.id,
@@ -159,8 +170,7 @@ def edit(
             item.due_at = domain.default_due(item.priority, item.created_at)
         replan = True
     if due_at is not None:
-        if due_at.tzinfo is None:
-            raise ValidationFailed("a due date needs a time zone (e.g. 2026-12-24T12:00:00Z)", field="due_at")
+        due_at = _due(due_at, now)
         replan = replan or due_at != item.due_at
         item.due_at = due_at
     item.updated_at = now
