@@ -351,7 +351,7 @@ def _remind(
         payload["url"] = f"{public_url.rstrip('/')}/action-items?incident={incident.human_id}"
     insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     at = int(reminder.due_at.timestamp())
-    for method in _methods(session, recipient.id):
+    for method in reachable_methods(session, recipient.id):
         session.execute(
             insert(models.Notification)
             .values(
@@ -376,7 +376,7 @@ def _remind(
         )
 
 
-def _methods(session: Session, user_id: int) -> list[models.ContactMethod]:
+def reachable_methods(session: Session, user_id: int) -> list[models.ContactMethod]:
     # As hand-offs do: verified methods in the order of the user's notification rules, each once.
     chosen: dict[int, models.ContactMethod] = {}
     for rule in paging.rules_of(session, user_id):
