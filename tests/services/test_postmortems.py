@@ -150,7 +150,9 @@ def test_review_and_publish_record_who_and_when(session: Session, personas: Pers
     postmortems.submit(session, bob, clock.now(), postmortem, [personas.alice.email])
     assert [r.user.email for r in postmortem.reviewers] == [personas.alice.email]
     session.flush()
-    [asked] = session.scalars(select(models.Notification).where(models.Notification.kind == "postmortem"))
+    [asked] = session.scalars(
+        select(models.Notification).where(models.Notification.idempotency_key.startswith("postmortem-review:"))
+    )
     assert (asked.user_id, asked.channel, asked.status) == (alice.user_id, "discord", "pending")
     assert asked.payload["title"] == "Postmortem to review: Checkout 500s"
     with pytest.raises(Conflict):

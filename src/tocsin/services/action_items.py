@@ -362,7 +362,7 @@ def _remind(
                 escalation_id=None,
                 user_id=recipient.id,
                 contact_method_id=method.id,
-                kind="action_item",
+                kind="reminder",  # a MessageKind the channels render
                 channel=method.kind,
                 step=kind.value,
                 status="pending",

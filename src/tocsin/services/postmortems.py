@@ -132,7 +132,7 @@ def _ask_to_review(session: Session, now: datetime, postmortem: models.Postmorte
             continue  # sent for review again within the second: once is enough
         session.add(
             notifications.due_now(
-                now, key, "postmortem", method.kind, payload, user_id=user.id, contact_method_id=method.id
+                now, key, "reminder", method.kind, payload, user_id=user.id, contact_method_id=method.id
             )
         )
 
