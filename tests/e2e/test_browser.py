@@ -52,6 +52,7 @@ PAGES = (
     "/changes",
     "/drills",
     "/reports",
+    "/postmortems",
 )
 DEADLINE_S = 10.0
 # Bob and Alice take turns on call, a week each from START (a Monday): Bob is on call now.

@@ -49,7 +49,11 @@ def seed(sessions: sessionmaker[Session], personas: Personas, clock: FrozenClock
 
 def reminders(sessions: sessionmaker[Session]) -> list[tuple[str, str, str]]:
     with sessions() as db:
-        rows = db.scalars(select(Notification).where(Notification.kind == "action_item").order_by(Notification.id))
+        rows = db.scalars(
+            select(Notification)
+            .where(Notification.idempotency_key.startswith("action-item:"))
+            .order_by(Notification.id)
+        )
         return [(row.step, str(row.payload["title"]), str(row.payload["text"])) for row in rows]
 
 

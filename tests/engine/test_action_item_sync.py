@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import threading
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -150,3 +151,27 @@ def test_items_made_without_sync_are_not_mirrored_and_sync_is_off_without_settin
     configured = Settings(database_url=db_url, github_token=TOKEN, github_repo="acme/shop")
     assert "action_item_sync" in [m.name for m in default_modules(configured)]
     assert TOKEN not in repr(configured)
+
+
+def test_two_processes_open_each_issue_once(
+    sessions: sessionmaker[Session], personas: Personas, clock: FrozenClock, github: FakeHTTPServer
+) -> None:
+    for _ in range(6):
+        add_item(sessions, personas, clock)
+    syncer = module(github)
+    syncer.batch = 2
+    barrier = threading.Barrier(2)
+    handled: list[int] = []
+
+    def drain() -> None:
+        barrier.wait()
+        while (count := syncer.run_with(sessions, clock)) > 0:
+            handled.append(count)
+
+    threads = [threading.Thread(target=drain) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(handled) == 6
+    assert len(github.requests) == 6

@@ -38,6 +38,10 @@ def test_a_due_date_given_overrides_the_priority(session: Session, personas: Per
     due = datetime(2026, 12, 24, 12, 0, tzinfo=UTC)
     item = action_items.add(session, personas.bob.actor, clock.now(), ref, title="Fix", priority="p2", due_at=due)
     assert (item.priority, item.due_at) == ("P2", due)
+    for wrong in (datetime(2026, 12, 24, 12, 0), datetime(9999, 12, 31, tzinfo=UTC)):
+        with pytest.raises(ValidationFailed) as refused:
+            action_items.add(session, personas.bob.actor, clock.now(), ref, title="Fix", priority="P1", due_at=wrong)
+        assert refused.value.field == "due_at"
     with pytest.raises(ValidationFailed) as refused:
         action_items.add(session, personas.bob.actor, clock.now(), ref, title="Fix", priority="P9")
     assert refused.value.field == "priority"

@@ -5,13 +5,14 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tests.conftest import Personas
 from tocsin.clock import FrozenClock
 from tocsin.domain import postmortems as domain
 from tocsin.errors import Conflict, InvalidTransition, NotFound, ValidationFailed
-from tocsin.services import action_items, incidents, postmortem_drafts, postmortems
+from tocsin.services import action_items, contacts, incidents, postmortem_drafts, postmortems
 from tocsin.storage import models
 from tocsin.storage.repositories import incidents as incidents_repo
 
@@ -141,8 +142,19 @@ def test_review_and_publish_record_who_and_when(session: Session, personas: Pers
     bob, alice = personas.bob.actor, personas.alice.actor
     with pytest.raises(InvalidTransition):
         postmortems.publish(session, bob, clock.now(), postmortem)
+    contacts.add_contact_method(
+        session, alice, clock.now(), personas.alice.email, name="chat", kind="discord",
+        address="https://discord.com/api/webhooks/1/alice", verified=True,
+    )  # fmt: skip
+    contacts.add_rule(session, alice, clock.now(), personas.alice.email, contact_method="chat")
     postmortems.submit(session, bob, clock.now(), postmortem, [personas.alice.email])
     assert [r.user.email for r in postmortem.reviewers] == [personas.alice.email]
+    session.flush()
+    [asked] = session.scalars(
+        select(models.Notification).where(models.Notification.idempotency_key.startswith("postmortem-review:"))
+    )
+    assert (asked.user_id, asked.channel, asked.status) == (alice.user_id, "discord", "pending")
+    assert asked.payload["title"] == "Postmortem to review: Checkout 500s"
     with pytest.raises(Conflict):
         postmortems.approve(session, bob, clock.now(), postmortem)
     postmortems.approve(session, alice, clock.now(), postmortem)
@@ -199,6 +211,12 @@ def test_the_export_is_named_by_day_and_title_and_lists_the_action_items(
     text = postmortems.export(session, postmortem)
     assert text.startswith("# Postmortem: Checkout 500s")
     assert "| P1 | Alert on 5xx rate | Bob Responder | 2026-11-30 | open |" in text
+    # An edited export sent back keeps the text, not the table: the next export has it once.
+    postmortems.edit(session, personas.bob.actor, clock.now(), postmortem, text.replace("## Lessons", "## Learned"))
+    assert "Alert on 5xx rate" not in postmortem.body
+    again = postmortems.export(session, postmortem)
+    assert again.count("## Action items") == 1
+    assert "## Learned" in again
 
 
 def test_slugs_and_durations() -> None:

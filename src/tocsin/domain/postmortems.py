@@ -136,11 +136,22 @@ def section(body: str, heading: str) -> str:
     return "\n".join(found).strip()
 
 
+# Starts the action items an export appends; an edited export sent back is cut here, so the
+# table (Tocsin's, always current) is not kept as text and appended again.
+ACTION_ITEMS_MARKER = "<!-- tocsin: action items as they stand; edits below this line are not kept -->"
+
+
+def without_action_items(body: str) -> str:
+    head, found, _rest = body.partition(ACTION_ITEMS_MARKER)
+    return head.rstrip() + "\n" if found else body
+
+
 def action_items_table(rows: Sequence[tuple[str, str, str, str, str]]) -> str:
     """The live action items appended to an export: (priority, title, owner, due, status) rows."""
     if not rows:
-        return "## Action items\n\n_None._\n"
-    lines = ["## Action items", "", "| Priority | Action | Owner | Due | Status |", "|---|---|---|---|---|"]
+        return f"{ACTION_ITEMS_MARKER}\n## Action items\n\n_None._\n"
+    lines = [ACTION_ITEMS_MARKER, "## Action items", "", "| Priority | Action | Owner | Due | Status |"]
+    lines.append("|---|---|---|---|---|")
     lines += ["| " + " | ".join(table_cell(cell) for cell in row) + " |" for row in rows]
     return "\n".join(lines) + "\n"
 

@@ -29,13 +29,13 @@ def default_modules(settings: Settings) -> list[Module | SelfManaged]:
         Escalations(settings.public_url),
         Handoffs(settings.public_url),
         ChannelPosts(settings.public_url),
+        ActionItemReminders(settings.public_url),  # before deliveries: a reminder goes out in its cycle
         Deliveries.from_settings(settings),
         StatusPageNotices.from_settings(settings),
         CheckRetention(CheckSettings.from_env().retention),
         WebSessionPruning(),
     ]
-    # Action items: reminders before the deliveries of the next cycle send them; GitHub sync only when configured.
-    modules.append(ActionItemReminders(settings.public_url))
+    # GitHub sync of action items only when it is configured.
     sync = ActionItemSync.from_settings(settings)
     if sync is not None:
         modules.append(sync)

@@ -69,6 +69,17 @@ def _title(title: str) -> str:
     return title
 
 
+MAX_DUE_DISTANCE = timedelta(days=5 * 366)
+
+
+def _due(due_at: datetime, now: datetime) -> datetime:
+    if due_at.tzinfo is None:
+        raise ValidationFailed("a due date needs a time zone (e.g. 2026-12-24T12:00:00Z)", field="due_at")
+    if abs(due_at - now) > MAX_DUE_DISTANCE:
+        raise ValidationFailed("a due date is within five years of now", field="due_at")
+    return due_at
+
+
 def add(
     session: Session,
     actor: Actor,
@@ -86,8 +97,8 @@ def add(
     is configured) owes a GitHub issue for it."""
     incident = incidents.get(session, incident_ref)
     priority = _priority(priority)
-    if due_at is not None and due_at.tzinfo is None:
-        raise ValidationFailed("a due date needs a time zone (e.g. 2026-12-24T12:00:00Z)", field="due_at")
+    if due_at is not None:
+        due_at = _due(due_at, now)
     postmortem = repo.postmortem_of(session, incident.id)
     item = models.ActionItem(
         incident_id=incident.id,
@@ -159,8 +170,7 @@ def edit(
             item.due_at = domain.default_due(item.priority, item.created_at)
         replan = True
     if due_at is not None:
-        if due_at.tzinfo is None:
-            raise ValidationFailed("a due date needs a time zone (e.g. 2026-12-24T12:00:00Z)", field="due_at")
+        due_at = _due(due_at, now)
         replan = replan or due_at != item.due_at
         item.due_at = due_at
     item.updated_at = now
@@ -341,7 +351,7 @@ def _remind(
         payload["url"] = f"{public_url.rstrip('/')}/action-items?incident={incident.human_id}"
     insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     at = int(reminder.due_at.timestamp())
-    for method in _methods(session, recipient.id):
+    for method in reachable_methods(session, recipient.id):
         session.execute(
             insert(models.Notification)
             .values(
@@ -352,7 +362,7 @@ def _remind(
                 escalation_id=None,
                 user_id=recipient.id,
                 contact_method_id=method.id,
-                kind="action_item",
+                kind="reminder",  # a MessageKind the channels render
                 channel=method.kind,
                 step=kind.value,
                 status="pending",
@@ -366,7 +376,7 @@ def _remind(
         )
 
 
-def _methods(session: Session, user_id: int) -> list[models.ContactMethod]:
+def reachable_methods(session: Session, user_id: int) -> list[models.ContactMethod]:
     # As hand-offs do: verified methods in the order of the user's notification rules, each once.
     chosen: dict[int, models.ContactMethod] = {}
     for rule in paging.rules_of(session, user_id):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tocsin.domain import postmortems as domain
@@ -12,7 +13,7 @@ from tocsin.domain.action_items import ActionItemStatus
 from tocsin.domain.postmortems import PostmortemStatus
 from tocsin.domain.timeline import EntryKind
 from tocsin.errors import Conflict, InvalidTransition, NotFound, ValidationFailed
-from tocsin.services import incidents, timeline
+from tocsin.services import action_items, incidents, notifications, timeline
 from tocsin.services.actor import Actor
 from tocsin.storage import models
 from tocsin.storage.repositories import directory
@@ -39,6 +40,7 @@ def _editable(postmortem: models.Postmortem, field: str) -> None:
 
 def edit(session: Session, actor: Actor, now: datetime, postmortem: models.Postmortem, body: str) -> models.Postmortem:
     _editable(postmortem, "body")
+    body = domain.without_action_items(body)
     if not body.strip():
         raise ValidationFailed("a postmortem needs a body", field="body")
     if len(body) > domain.MAX_BODY:
@@ -106,8 +108,33 @@ def submit(
     postmortem.submitted_at = now
     for reviewer in postmortem.reviewers:
         reviewer.approved_at = None
+        _ask_to_review(session, now, postmortem, reviewer.user)
     session.flush()
     return postmortem
+
+
+def _ask_to_review(session: Session, now: datetime, postmortem: models.Postmortem, user: models.User) -> None:
+    """A notification per reachable contact method of a reviewer; the deliveries module sends them."""
+    incident = postmortem.incident
+    fields = [["Incident", f"{incident.human_id}: {incident.title}"]]
+    if postmortem.due_at is not None:
+        fields.append(["Due", f"{postmortem.due_at:%Y-%m-%d %H:%M} UTC"])
+    payload: dict[str, object] = {
+        "title": f"Postmortem to review: {incident.title}",
+        "text": f"The postmortem of {incident.human_id} ({incident.severity}) is waiting for your review.",
+        "fields": fields,
+        "incident": incident.human_id,
+    }
+    at = int(now.timestamp())
+    for method in action_items.reachable_methods(session, user.id):
+        key = f"postmortem-review:{postmortem.id}:{at}:{user.id}:{method.id}"
+        if session.scalar(select(models.Notification.id).where(models.Notification.idempotency_key == key)):
+            continue  # sent for review again within the second: once is enough
+        session.add(
+            notifications.due_now(
+                now, key, "reminder", method.kind, payload, user_id=user.id, contact_method_id=method.id
+            )
+        )
 
 
 def return_to_draft(session: Session, actor: Actor, now: datetime, postmortem: models.Postmortem) -> models.Postmortem:

@@ -29,6 +29,7 @@ def install(app: FastAPI) -> None:
         heartbeats,
         incidents,
         oncall,
+        postmortems,
         profile,
         reports,
         services,
@@ -52,6 +53,7 @@ def install(app: FastAPI) -> None:
         alerts,
         services,
         reports,
+        postmortems,
     ):
         app.include_router(module.router)
     app.add_middleware(status_page.CachedPages)  # cached status pages answered before routing

@@ -67,7 +67,8 @@ templates.env.globals["NAV"] = [
     ("Heartbeats", "/heartbeats"),
     ("Crashes", "/crashes"),
     ("Changes", "/changes"),
-    ("Drills", "/drills"),
+    ("Postmortems", "/postmortems"),
     ("Reports", "/reports"),
+    ("Drills", "/drills"),
     ("Settings", "/settings"),
 ]
