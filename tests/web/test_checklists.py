@@ -12,7 +12,7 @@ from tests.support.web_pages import declare, post_forms, text_of
 from tests.web.conftest import LogIn
 from tocsin.clock import FrozenClock
 from tocsin.domain.runbooks import Item, Link, Phase, Runbook
-from tocsin.services import runbooks
+from tocsin.services import checklists, incidents, runbooks
 from tocsin.services.actor import Actor
 from tocsin.storage.models import Notification, RoleBriefing, TimelineEntry
 
@@ -129,3 +129,16 @@ def test_a_briefing_for_a_role_nobody_holds_is_refused_on_the_page(
     )
     assert answer.status_code == 422
     assert "nobody holds Technical lead / scribe" in text_of(answer.text)
+
+
+def test_the_card_reads_itself_again_for_a_viewer(
+    client: TestClient, log_in: LogIn, incident: str, sessions: sessionmaker[Session], clock: FrozenClock
+) -> None:
+    log_in(client, "charlie@example.com")
+    assert f'hx-get="/incidents/{incident}/checklist"' in client.get(f"/incidents/{incident}").text
+    with sessions() as db:
+        checklists.tick(db, SYSTEM, clock.now(), incidents.get(db, incident), 2)
+        db.commit()
+    card = client.get(f"/incidents/{incident}/checklist")
+    assert card.status_code == 200
+    assert text_of(card.text).startswith("Checklist 1 of 2 done")
