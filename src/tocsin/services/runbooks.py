@@ -1,6 +1,6 @@
 """Runbooks as code: list, read, create, update, delete; which one fits an incident; coverage.
 
-The API, the CLI and `tocsin apply` all write through `create` / `update`, which check a
+The API and `tocsin apply` both write through `create` / `update`, which check a
 runbook the same way: its shape (`domain.runbooks.problems`), then that the services,
 severities and roles it names exist. The shipped default (`domain.runbooks.DEFAULT_RUNBOOK`)
 is no row: it is what an incident gets when no runbook of the team's fits.
