@@ -45,7 +45,9 @@ def test_a_handoff_with_a_briefing_is_stored_put_on_the_timeline_and_sent_to_the
     assert entry.kind == "role"
     assert entry.data["briefing"] == BRIEFING.as_json()
     assert "Hypothesis: DB pool" in entry.summary
-    [sent] = session.scalars(select(models.Notification).where(models.Notification.kind == "briefing")).all()
+    [sent] = session.scalars(
+        select(models.Notification).where(models.Notification.idempotency_key.startswith("briefing:"))
+    ).all()
     assert sent.user_id == personas.alice.actor.user_id
     assert sent.status == "pending"
     assert sent.due_at == clock.now()

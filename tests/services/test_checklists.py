@@ -3,13 +3,16 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tests.conftest import Personas
 from tocsin.clock import FrozenClock
+from tocsin.domain.alerts import Action, Signal
 from tocsin.domain.runbooks import DEFAULT_RUNBOOK, Item, Link, Phase, Runbook
 from tocsin.errors import Conflict, Forbidden, InvalidTransition, NotFound
-from tocsin.services import checklists, incidents, runbooks
+from tocsin.services import alerts, checklists, incidents, integrations, runbooks
+from tocsin.services.actor import Actor
 from tocsin.storage import models
 from tocsin.storage.repositories import incidents as incidents_repo
 
@@ -141,3 +144,21 @@ def test_an_unknown_item_or_a_canceled_incident_is_refused(
     incidents.change_status(session, personas.alice.actor, clock.now(), incident, "canceled")
     with pytest.raises(InvalidTransition):
         checklists.tick(session, personas.alice.actor, clock.now(), incident, 1)
+
+
+def test_an_incident_an_alert_declares_gets_the_checklist_of_its_service_and_severity(
+    session: Session, personas: Personas, clock: FrozenClock
+) -> None:
+    runbooks.create(session, personas.alice.actor, clock.now(), API_RUNBOOK)
+    created = integrations.create(session, Actor.system(), clock.now(), service_key="api", kind="native")
+    session.commit()
+    ref = integrations.find_by_key(session, created.key)
+    assert ref is not None
+    signal = Signal(action=Action.TRIGGER, dedup_key="db-down", summary="DB down", severity="critical")  # → P1
+    alerts.ingest(session, clock.now(), ref, [signal])
+    session.commit()
+    [incident] = session.scalars(select(models.Incident)).all()
+    assert incident.severity == "P1"
+    view = checklists.view(session, incident)
+    assert view is not None
+    assert view.runbook_key == "api-p1"

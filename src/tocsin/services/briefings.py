@@ -1,8 +1,9 @@
 """Role hand-off briefings: stored with the new assignment and sent to the new holder.
 
 The new holder hears it through each of their verified contact methods that a
-notification rule names, once, as `briefing` notifications due at once (the
-deliveries module sends them). The rows carry no incident id on purpose: an
+notification rule names, once, as `handoff` notifications due at once (the
+deliveries module sends them, labelled "Hand-off" as schedule hand-offs are; the
+idempotency key `briefing:{briefing}:{method}` tells the two apart). The rows carry no incident id on purpose: an
 incident's pending pages are canceled when someone acknowledges it, and a briefing
 is not a page.
 """
@@ -20,6 +21,8 @@ from tocsin.services.actor import Actor
 from tocsin.storage import models
 from tocsin.storage.repositories import paging as paging_repo
 from tocsin.storage.repositories import runbooks as repo
+
+KIND = "handoff"  # a channels.message.MessageKind: every channel knows how to render it
 
 
 def summary(briefing: Briefing) -> str:
@@ -58,7 +61,7 @@ def record(
             notifications.due_now(
                 now,
                 f"briefing:{row.id}:{method.id}",
-                "briefing",
+                KIND,
                 method.kind,
                 payload,
                 user_id=assignment.user_id,

@@ -10,13 +10,12 @@ or an admin; an item without a role, anyone who may act on incidents.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from tocsin.domain.access import Scope
+from tocsin.domain.access import Scope, scope_allows
 from tocsin.domain.incidents import IncidentStatus
 from tocsin.domain.timeline import EntryKind
 from tocsin.errors import Conflict, Forbidden, InvalidTransition, NotFound, ValidationFailed
@@ -103,7 +102,7 @@ def may_tick(
     """Why `actor` may not tick (or untick) `row`, or None if they may."""
     if actor.scope is Scope.ADMIN:
         return None
-    if not _allows_write(actor):
+    if not scope_allows(actor.scope, Scope.WRITE):
         return "ticking checklist items needs the write scope"
     holders = _holders(session, incident.id)
     if actor.user_id is not None and actor.user_id == holders.get("commander"):
@@ -119,10 +118,6 @@ def may_tick(
     return (
         f"item {row.number} belongs to the {name} ({who}); only its role holder, the commander or an admin may tick it"
     )
-
-
-def _allows_write(actor: Actor) -> bool:
-    return actor.scope in (Scope.WRITE, Scope.ADMIN)
 
 
 def _holders(session: Session, incident_id: int) -> dict[str, int]:
@@ -164,7 +159,3 @@ def tick(
     timeline.add(session, incident, actor, now, EntryKind.CHECKLIST, summary, data)
     session.flush()
     return row
-
-
-def items_of(session: Session, incident: models.Incident) -> Sequence[models.IncidentChecklistItem]:
-    return repo.items_of(session, incident.id)

@@ -1,6 +1,6 @@
 """Runbooks as code: list, read, create, update, delete; which one fits an incident; coverage.
 
-The API, the CLI and `tocsin apply` all write through `create` / `update`, which check a
+The API and `tocsin apply` both write through `create` / `update`, which check a
 runbook the same way: its shape (`domain.runbooks.problems`), then that the services,
 severities and roles it names exist. The shipped default (`domain.runbooks.DEFAULT_RUNBOOK`)
 is no row: it is what an incident gets when no runbook of the team's fits.
@@ -71,9 +71,14 @@ def list_runbooks(session: Session) -> Sequence[models.Runbook]:
     return repo.list_runbooks(session)
 
 
+def _row(session: Session, key: str) -> models.Runbook | None:
+    # Not a key at all (too long, NUL …): nothing to look up, and nothing PostgreSQL must be asked.
+    return None if naming.key_problem(key) else repo.runbook_by_key(session, key)
+
+
 def get(session: Session, key: str) -> domain.Runbook:
-    """A runbook of the team's, or the shipped default by its key `default` unless a team's has that key."""
-    row = repo.runbook_by_key(session, key)
+    """A runbook of the team's, or the shipped default by its key `default`."""
+    row = _row(session, key)
     if row is not None:
         return to_domain(row)
     if key == domain.DEFAULT_KEY:
@@ -142,7 +147,7 @@ def create(
     session: Session, actor: Actor, now: datetime, runbook: domain.Runbook, *, managed: bool = False
 ) -> models.Runbook:
     check(session, runbook)
-    if repo.runbook_by_key(session, runbook.key) is not None:
+    if _row(session, runbook.key) is not None:
         raise Conflict(f"runbook {runbook.key!r} exists already", field="key")
     row = models.Runbook(key=runbook.key, managed=managed, created_at=now)
     _write(row, runbook, now)
@@ -154,7 +159,7 @@ def create(
 
 def update(session: Session, actor: Actor, now: datetime, runbook: domain.Runbook) -> models.Runbook:
     """Replace a runbook. Incidents keep the checklists they were given."""
-    row = repo.runbook_by_key(session, runbook.key)
+    row = _row(session, runbook.key)
     if row is None:
         raise NotFound(f"no runbook {runbook.key!r}", field="runbook")
     check(session, runbook)
@@ -165,7 +170,7 @@ def update(session: Session, actor: Actor, now: datetime, runbook: domain.Runboo
 
 
 def delete(session: Session, actor: Actor, now: datetime, key: str) -> None:
-    row = repo.runbook_by_key(session, key)
+    row = _row(session, key)
     if row is None:
         raise NotFound(f"no runbook {key!r}", field="runbook")
     session.delete(row)

@@ -22,11 +22,12 @@ from sqlalchemy.orm import Session
 
 from tocsin.api import problems
 from tocsin.api.deps import AppState, CurrentClock, DbSession, State
+from tocsin.domain.briefings import Briefing
 from tocsin.domain.incidents import CLOSED_STATUSES, OPEN_STATUSES, IncidentStatus, can_transition
 from tocsin.errors import Conflict, ValidationFailed
 from tocsin.observability import INCIDENTS_DECLARED
+from tocsin.services import briefings, checklists, incidents, severities
 from tocsin.services import changes as changes_service
-from tocsin.services import incidents, severities
 from tocsin.storage.models import Incident
 from tocsin.storage.repositories import directory, incident_views
 from tocsin.storage.repositories import incidents as incident_repo
@@ -128,6 +129,8 @@ def _page(
             "services": directory.list_services(session) if user.can_respond else [],
             "error": error,
             "values": values or {},
+            "checklist": checklists.view(session, incident),
+            "briefings": briefings.of_incident(session, incident.id),
         }
     )
     return templates.TemplateResponse(request, "incidents/page.html", context, status_code=status_code)
@@ -484,8 +487,15 @@ def assign_role(
     clock: CurrentClock,
     role: Annotated[str, Form()] = "",
     assignee: Annotated[str, Form()] = "",
+    briefing_status: Annotated[str, Form()] = "",
+    briefing_actions: Annotated[str, Form()] = "",
+    briefing_hypothesis: Annotated[str, Form()] = "",
 ) -> Response:
     now = clock.now()
+    # The hand-off form (incidents/_handoff.html) sends a briefing; the role list's forms do not.
+    given = (briefing_status, briefing_actions, briefing_hypothesis)
+    briefing = Briefing(*given) if any(text.strip() for text in given) else None
+    values = dict(zip(("briefing_status", "briefing_actions", "briefing_hypothesis"), given, strict=True))
     return _act(
         request,
         session,
@@ -493,7 +503,8 @@ def assign_role(
         now,
         ref,
         "roles",
-        lambda i: incidents.assign_role(session, user.actor, now, i, role, assignee),
+        lambda i: incidents.assign_role(session, user.actor, now, i, role, assignee, briefing),
+        values={**values, "briefing": briefing is not None},
     )
 
 

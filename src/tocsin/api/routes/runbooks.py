@@ -12,6 +12,7 @@ from typing import Literal
 
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
 
 from tocsin.api.deps import Admin, CurrentClock, DbSession, Reader, Writer
 from tocsin.api.schemas import Body
@@ -206,7 +207,7 @@ def show_checklist(ref: str, _actor: Reader, session: DbSession) -> ChecklistOut
     return _checklist(session, incident)
 
 
-def _checklist(session: DbSession, incident: models.Incident) -> ChecklistOut:
+def _checklist(session: Session, incident: models.Incident) -> ChecklistOut:
     view = checklists.view(session, incident)
     if view is None:  # declared before runbooks existed
         return ChecklistOut(
