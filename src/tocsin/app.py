@@ -45,6 +45,7 @@ from tocsin.api.routes import (
     paging,
     simulate,
     status_page,
+    templates,
     tokens,
 )
 from tocsin.clock import Clock
@@ -278,6 +279,7 @@ def create_app(
         crashes,
         checks,
         status_page,
+        templates,
     ):
         app.include_router(module.router)
     app.mount(operations.DOCS_STATIC, StaticFiles(directory=str(swagger_ui_path)), name="docs-static")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from tocsin.config import Settings
 from tocsin.engine.channel_posts import ChannelPosts
 from tocsin.engine.checks import CheckRetention, CheckSettings
+from tocsin.engine.communication import Communication
 from tocsin.engine.deliveries import Deliveries
 from tocsin.engine.escalations import Escalations
 from tocsin.engine.handoffs import Handoffs
@@ -24,6 +25,7 @@ def default_modules(settings: Settings) -> list[Module | SelfManaged]:
     return [
         Heartbeats(),
         ResponseTargets(),
+        Communication(settings.public_url),  # before escalations: an ignored reminder pages this cycle
         Escalations(settings.public_url),
         Handoffs(settings.public_url),
         ChannelPosts(settings.public_url),
