@@ -21,6 +21,7 @@ from tocsin.cli import (
     remote,
     simulate,
     status_page,
+    templates,
 )
 
 app = typer.Typer(
@@ -49,6 +50,7 @@ checks.register(app)
 crashes.register(app)
 changes.register(app)
 status_page.register(app)
+templates.register(app)
 
 
 @app.command()
