@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
 
+import click
 import typer
 
 from tocsin.cli import output
@@ -269,8 +270,8 @@ def update(
     with _server() as api:
         if template is not None and text is None and edit:
             preview: Json = api.post(f"/api/v1/templates/{segment(template)}/preview", {"incident": ref})
-            edited = typer.edit(preview["text"])
-            text = (edited if edited is not None else preview["text"]).strip()
+            edited = click.edit(preview["text"])
+            text = (edited if isinstance(edited, str) else str(preview["text"])).strip()
             if not text:
                 raise _fail("the update is empty: nothing posted", 1)
         body: Json = {"text": text, "public": public, "template": template}

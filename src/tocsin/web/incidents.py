@@ -32,6 +32,7 @@ from tocsin.storage.repositories import directory, incident_views
 from tocsin.storage.repositories import incidents as incident_repo
 from tocsin.storage.repositories import severities as severities_repo
 from tocsin.storage.repositories import targets as targets_repo
+from tocsin.web import incident_messages
 from tocsin.web.auth import Responder, Viewer, WebUser, mark_web
 from tocsin.web.charts import Series, bar_chart
 from tocsin.web.incident_clocks import IncidentClocks, clocks_of
@@ -128,6 +129,8 @@ def _page(
             "services": directory.list_services(session) if user.can_respond else [],
             "error": error,
             "values": values or {},
+            "now": now,
+            **incident_messages.context(session, incident),
         }
     )
     return templates.TemplateResponse(request, "incidents/page.html", context, status_code=status_code)
