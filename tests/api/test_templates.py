@@ -6,9 +6,18 @@ from __future__ import annotations
 from datetime import timedelta
 
 from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
 
 from tests.conftest import Personas
 from tocsin.clock import FrozenClock
+from tocsin.services import channel_posts, channels, status_page
+from tocsin.services.actor import Actor
+from tocsin.services.channels import RouteSpec
+from tocsin.services.status_page import ComponentSpec
+from tocsin.storage import models
+
+SYSTEM = Actor.system("tests")
 
 
 def declare(client: TestClient, personas: Personas, **body: object) -> str:
@@ -172,3 +181,37 @@ def test_the_incident_says_what_it_owes_and_when_it_becomes_resolvable(
     assert moved.json()["communication"]["resolvable_at"] == "2026-11-23T10:12:00Z"
     listed = client.get("/api/v1/incidents", headers=personas.bob.headers).json()["items"]
     assert listed[0]["communication"]["resolvable_at"] == "2026-11-23T10:12:00Z"
+
+
+def test_a_public_update_from_a_template_reaches_the_channels_and_the_status_page(
+    client: TestClient, personas: Personas, sessions: sessionmaker[Session], clock: FrozenClock
+) -> None:
+    with sessions() as db:
+        channels.create_channel(
+            db, SYSTEM, clock.now(), name="alerts", kind="discord", address="https://discord.com/api/webhooks/1/a",
+            routes=[RouteSpec(["incident.*"])],
+        )  # fmt: skip
+        status_page.create_component(db, SYSTEM, clock.now(), "api", ComponentSpec(name="API", services=["api"]))
+        db.commit()
+    real = declare(client, personas)
+    drill = declare(client, personas, drill=True, title="Game day")
+    for ref in (real, drill):
+        client.post(
+            f"/api/v1/incidents/{ref}/updates", headers=personas.bob.headers, json={"template": "internal_update"}
+        )
+    client.post(
+        f"/api/v1/incidents/{real}/updates",
+        headers=personas.bob.headers,
+        json={"template": "customer_notice", "public": True},
+    )
+    with sessions() as db:
+        channel_posts.post_due(db, clock.now(), public_url="https://tocsin.example")
+        db.commit()
+        posted = [str(n.payload.get("text", "")) for n in db.scalars(select(models.Notification)) if n.channel_id]
+    assert any(text.startswith("We are investigating an issue affecting Public API.") for text in posted), posted
+    assert any(f"[P1] {drill} update: Game day" in text for text in posted)  # drills still reach the team
+
+    published = client.get("/api/v2/incidents.json").json()["incidents"]
+    assert [i["name"] for i in published] == ["Checkout returns 500s"]
+    [update] = published[0]["incident_updates"]
+    assert update["body"].startswith("We are investigating an issue affecting Public API.")

@@ -288,6 +288,7 @@ def _remind(
             "text": f"{incident.title}. {detail}.",
             "fields": [["Incident", incident.human_id], ["Severity", incident.severity], ["You are", role]],
             "incident": incident.human_id,
+            "severity": incident.severity,
             **({"url": f"{base_url.rstrip('/')}/incidents/{incident.human_id}"} if base_url else {}),
         },
     )
@@ -360,6 +361,7 @@ def _window_passed(session: Session, now: datetime, incident: models.Incident, b
                 f"resolve it when you are satisfied (tocsin incident resolve {incident.human_id}).",
                 "fields": [["Incident", incident.human_id], ["Monitored", watched]],
                 "incident": incident.human_id,
+                "severity": incident.severity,
                 **({"url": f"{base_url.rstrip('/')}/incidents/{incident.human_id}"} if base_url else {}),
             },
         )
