@@ -42,6 +42,9 @@ def test_an_update_is_posted_from_a_template_and_previewed_with_the_incident(cli
         "incident", "declare", "--title", "Checkout returns 500s", "--severity", "P1", "--service", "api"
     )
     ref = incident["human_id"]
+    shown = cli("incident", "show", ref).stdout
+    assert "Next update by" in shown
+    assert "2026-11-23 10:00 UTC" in shown  # customers are told within an hour of a P1
     preview = cli("template", "preview", "internal_update", "--incident", ref).stdout
     assert preview.startswith(f"[P1] {ref} update: Checkout returns 500s\n")
     entry = cli.json("incident", "update", ref, "--template", "internal_update")
