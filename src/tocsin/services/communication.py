@@ -293,14 +293,13 @@ def _remind(
         },
     )
     reached = f"reminded {user.name} ({role})" if methods else f"{user.name} ({role}) has no contact method to remind"
-    again = " again" if reminder.stage > 1 and reminder.reminded_user_id == user_id else ""
     timeline.add(
         session,
         incident,
         ENGINE,
         now,
         EntryKind.NOTE,
-        f"{short}: {detail}; {reached}{again}",
+        f"{short}: {detail}; {reached}",
         {
             "event": f"{reminder.kind}_overdue",
             "reminder": reminder.kind,
