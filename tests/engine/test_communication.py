@@ -259,3 +259,31 @@ def test_two_processes_remind_once(
     for incident_id in ids:
         assert len(reminders_to(session, incident_id)) == 1
         assert len(notes(session, incident_id, "update_overdue")) == 1
+
+
+def test_a_p0_still_paging_for_its_declaration_waits_for_someone_to_take_a_role(
+    sessions: sessionmaker[Session], session: Session, personas: Personas, clock: FrozenClock
+) -> None:
+    reachable(sessions, clock, "bob@example.com")
+    with sessions() as db:
+        levels = [LevelSpec(300, [TargetSpec("user", "bob@example.com")])] * 2
+        policies.create_policy(db, SYSTEM, clock.now(), key="api-oncall", name="API on-call", levels=levels)
+        policies.set_service_policy(db, SYSTEM, clock.now(), "api", "api-oncall")
+        db.commit()
+    incident_id = declare(sessions, personas, clock, severity="P0", commander=None)
+    with sessions() as db:
+        before = db.scalar(select(models.Escalation.next_due_at).where(models.Escalation.incident_id == incident_id))
+    engine = runner(sessions, clock)
+    assert engine.cycle() == {"communication": 0}  # the customer notice is owed at once, but nobody to ask yet
+    assert notes(session, incident_id, "customer_notice_escalated") == []
+    with sessions() as db:
+        after = db.scalar(select(models.Escalation.next_due_at).where(models.Escalation.incident_id == incident_id))
+    assert after == before
+
+    clock.advance(timedelta(minutes=2))
+    act(sessions, incident_id, "assign_role", "communications", "bob@example.com", now=clock.now())
+    clock.advance(timedelta(minutes=3))
+    engine.cycle()
+    assert reminders_to(session, incident_id) == [
+        ("bob@example.com", "Customer notice overdue: INC-2026-11-23-001 (P0)")
+    ]

@@ -14,7 +14,7 @@ Scheduled by the incident's use cases (`incidents.declare`, `post_update`, `chan
 Reminders are notification rows (kind `reminder`) to the person's verified contact methods, in
 the order of their notification rules, each keyed by reminder, rung and method so a replay
 inserts nothing. A reminder left unanswered to its last rung pages through the incident's
-escalation policy (from its first level, since the incident was acknowledged long ago); the
+escalation policy from its first level (unless it is still paging for the declaration); the
 update that finally comes stops that paging.
 """
 
@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 
 from tocsin.domain import message_templates as templates_domain
 from tocsin.domain.communication import (
+    GRACE,
     Action,
     ReminderKind,
     customer_notice_due,
@@ -229,6 +230,11 @@ def process_due(session: Session, now: datetime, limit: int = 100, base_url: str
             commander=holders.get("commander"),
             reminded=reminder.reminded_user_id,
         )
+        if step.action == Action.PAGE and stage == 0 and _still_paging(session, incident):
+            # Nobody holds a role yet and the declaration's pages are still going out: whoever
+            # answers them may take the role, so look again later instead of paging on top.
+            repo.snooze(session, reminder_id, stage, now, now + GRACE)
+            continue
         won = repo.claim(
             session, reminder_id, stage, now, next_due=step.next_due, final=PAGED, reminded_user_id=step.user_id
         )
@@ -242,6 +248,11 @@ def process_due(session: Session, now: datetime, limit: int = 100, base_url: str
         done += 1
     session.flush()
     return done
+
+
+def _still_paging(session: Session, incident: models.Incident) -> bool:
+    escalation = escalations.for_incident(session, incident.id)
+    return escalation is not None and escalation.status == escalations.ACTIVE
 
 
 def _what(session: Session, incident: models.Incident, reminder: models.CommunicationReminder) -> tuple[str, str]:
@@ -322,8 +333,8 @@ def _page(session: Session, now: datetime, incident: models.Incident, reminder: 
     if escalation is None or policy is None:
         outcome = "nobody to page: the incident has no escalation policy"
     elif escalation.status == escalations.ACTIVE:
-        escalations.escalate_now(session, incident, now)
-        outcome = f"paging the next level of {policy.name} now"
+        # Paging again since an earlier reminder: those pages go on as planned.
+        outcome = f"{policy.name} is already paging"
     else:
         escalations.reescalate(session, incident, now)
         outcome = f"paging through {policy.name} from its first level"

@@ -99,6 +99,22 @@ def claim(
     return int(result.rowcount) == 1  # type: ignore[attr-defined]
 
 
+def snooze(session: Session, reminder_id: int, seen_stage: int, now: datetime, until: datetime) -> bool:
+    """Put a due reminder off to `until` on the same rung; False when another process got there first."""
+    result = session.execute(
+        update(CommunicationReminder)
+        .where(
+            CommunicationReminder.id == reminder_id,
+            CommunicationReminder.status == PENDING,
+            CommunicationReminder.stage == seen_stage,
+            CommunicationReminder.due_at <= now,
+        )
+        .values(due_at=until)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount) == 1  # type: ignore[attr-defined]
+
+
 def latest_identified_note(session: Session, incident_id: int) -> str:
     """The note of the incident's latest move to `identified`: what the responders said the cause is."""
     entries = session.scalars(
