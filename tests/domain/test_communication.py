@@ -57,5 +57,7 @@ def test_without_a_comms_lead_the_commander_is_reminded_then_the_escalation_page
     assert rung(1, NOW, communications=None, commander=COMMANDER, reminded=COMMANDER).action == Action.PAGE
 
 
-def test_with_nobody_in_either_role_it_pages_at_once() -> None:
-    assert rung(0, NOW, communications=None, commander=None, reminded=None).action == Action.PAGE
+def test_with_nobody_in_either_role_it_waits_for_someone_to_take_one() -> None:
+    for stage in (0, 1, 2):
+        waiting = rung(stage, NOW, communications=None, commander=None, reminded=None)
+        assert (waiting.action, waiting.next_due) == (Action.WAIT, NOW + GRACE)

@@ -169,15 +169,25 @@ def test_an_ignored_reminder_to_the_communications_lead_goes_to_the_commander_th
         assert [r.status for r in communication_rows(db, incident_id) if r.kind == "update"] == ["met", "pending"]
 
 
-def test_with_nobody_to_remind_the_overdue_update_pages_at_once(
+def test_with_nobody_to_remind_it_says_so_once_and_waits_for_someone_to_take_a_role(
     sessions: sessionmaker[Session], session: Session, personas: Personas, clock: FrozenClock
 ) -> None:
+    reachable(sessions, clock, "bob@example.com")
     incident_id = declare(sessions, personas, clock, commander=None)
+    engine = runner(sessions, clock)
     clock.advance(timedelta(minutes=30))
-    runner(sessions, clock).cycle()
-    [entry] = notes(session, incident_id, "update_escalated")
-    assert "nobody holds the communications or commander role" in entry.summary
-    assert "nobody to page: the incident has no escalation policy" in entry.summary
+    engine.cycle()
+    [entry] = notes(session, incident_id, "update_overdue")
+    assert entry.summary.endswith("nobody holds the communications or commander role to remind: assign one")
+    clock.advance(timedelta(minutes=5))
+    engine.cycle()
+    assert len(notes(session, incident_id, "update_overdue")) == 1  # said once
+    assert notes(session, incident_id, "update_escalated") == []  # and nobody paged for it
+
+    act(sessions, incident_id, "assign_role", "communications", "bob@example.com", now=clock.now())
+    clock.advance(timedelta(minutes=5))
+    engine.cycle()
+    assert reminders_to(session, incident_id) == [("bob@example.com", "Update overdue: INC-2026-11-23-001 (P1)")]
 
 
 def test_a_p0_owes_customers_a_notice_at_once_and_a_public_update_settles_it(
@@ -261,10 +271,9 @@ def test_two_processes_remind_once(
         assert len(notes(session, incident_id, "update_overdue")) == 1
 
 
-def test_a_p0_still_paging_for_its_declaration_waits_for_someone_to_take_a_role(
+def test_a_p0_without_roles_does_not_page_again_for_its_customer_notice(
     sessions: sessionmaker[Session], session: Session, personas: Personas, clock: FrozenClock
 ) -> None:
-    reachable(sessions, clock, "bob@example.com")
     with sessions() as db:
         levels = [LevelSpec(300, [TargetSpec("user", "bob@example.com")])] * 2
         policies.create_policy(db, SYSTEM, clock.now(), key="api-oncall", name="API on-call", levels=levels)
@@ -273,17 +282,9 @@ def test_a_p0_still_paging_for_its_declaration_waits_for_someone_to_take_a_role(
     incident_id = declare(sessions, personas, clock, severity="P0", commander=None)
     with sessions() as db:
         before = db.scalar(select(models.Escalation.next_due_at).where(models.Escalation.incident_id == incident_id))
-    engine = runner(sessions, clock)
-    assert engine.cycle() == {"communication": 0}  # the customer notice is owed at once, but nobody to ask yet
-    assert notes(session, incident_id, "customer_notice_escalated") == []
+    runner(sessions, clock).cycle()  # the customer notice is owed at once
+    [entry] = notes(session, incident_id, "customer_notice_overdue")
+    assert "nobody holds the communications or commander role" in entry.summary
     with sessions() as db:
         after = db.scalar(select(models.Escalation.next_due_at).where(models.Escalation.incident_id == incident_id))
-    assert after == before
-
-    clock.advance(timedelta(minutes=2))
-    act(sessions, incident_id, "assign_role", "communications", "bob@example.com", now=clock.now())
-    clock.advance(timedelta(minutes=3))
-    engine.cycle()
-    assert reminders_to(session, incident_id) == [
-        ("bob@example.com", "Customer notice overdue: INC-2026-11-23-001 (P0)")
-    ]
+    assert after == before  # the declaration's paging goes on as planned, not hurried

@@ -7,7 +7,9 @@ An owed update (or customer notice) climbs a ladder, one rung per `GRACE` it sta
     + GRACE        remind the commander (when the first reminder went to someone else)
     + GRACE        page through the incident's escalation policy
 
-With nobody in either role the first rung pages at once: there is no one else to ask.
+With nobody in either role the ladder waits on its rung (`WAIT`), looking again every `GRACE`,
+until someone takes one: paging the on-call person again, after they acknowledged, for a message
+nobody was asked to write would only wake them twice.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ class ReminderKind(StrEnum):
 class Action(StrEnum):
     REMIND = "remind"
     PAGE = "page"
+    WAIT = "wait"  # nobody to remind: look again after GRACE
 
 
 @dataclass(frozen=True)
@@ -62,11 +65,10 @@ def rung(stage: int, now: datetime, *, communications: int | None, commander: in
 
     `communications` and `commander` are the current holders' user ids; `reminded` is who the
     last reminder went to."""
+    if communications is None and commander is None:
+        return Rung(Action.WAIT, None, now + GRACE)
     if stage == 0:
-        first = communications or commander
-        if first is not None:
-            return Rung(Action.REMIND, first, now + GRACE)
-        return Rung(Action.PAGE, None, None)
+        return Rung(Action.REMIND, communications or commander, now + GRACE)
     if stage == 1 and commander is not None and reminded != commander:
         return Rung(Action.REMIND, commander, now + GRACE)
     return Rung(Action.PAGE, None, None)

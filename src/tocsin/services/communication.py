@@ -230,10 +230,12 @@ def process_due(session: Session, now: datetime, limit: int = 100, base_url: str
             commander=holders.get("commander"),
             reminded=reminder.reminded_user_id,
         )
-        if step.action == Action.PAGE and stage == 0 and _still_paging(session, incident):
-            # Nobody holds a role yet and the declaration's pages are still going out: whoever
-            # answers them may take the role, so look again later instead of paging on top.
-            repo.snooze(session, reminder_id, stage, now, now + GRACE)
+        if step.action == Action.WAIT:
+            # Nobody holds either role: look again later; the timeline says so the first time.
+            first = reminder.due_at == reminder.owed_at
+            if repo.snooze(session, reminder_id, stage, now, now + GRACE) and first:
+                _nobody(session, now, incident, reminder)
+                done += 1
             continue
         won = repo.claim(
             session, reminder_id, stage, now, next_due=step.next_due, final=PAGED, reminded_user_id=step.user_id
@@ -250,9 +252,17 @@ def process_due(session: Session, now: datetime, limit: int = 100, base_url: str
     return done
 
 
-def _still_paging(session: Session, incident: models.Incident) -> bool:
-    escalation = escalations.for_incident(session, incident.id)
-    return escalation is not None and escalation.status == escalations.ACTIVE
+def _nobody(session: Session, now: datetime, incident: models.Incident, reminder: models.CommunicationReminder) -> None:
+    short, detail = _what(session, incident, reminder)
+    timeline.add(
+        session,
+        incident,
+        ENGINE,
+        now,
+        EntryKind.NOTE,
+        f"{short}: {detail}; nobody holds the communications or commander role to remind: assign one",
+        {"event": f"{reminder.kind}_overdue", "reminder": reminder.kind, "rung": reminder.stage, "user": None},
+    )
 
 
 def _what(session: Session, incident: models.Incident, reminder: models.CommunicationReminder) -> tuple[str, str]:
@@ -333,13 +343,12 @@ def _page(session: Session, now: datetime, incident: models.Incident, reminder: 
     if escalation is None or policy is None:
         outcome = "nobody to page: the incident has no escalation policy"
     elif escalation.status == escalations.ACTIVE:
-        # Paging again since an earlier reminder: those pages go on as planned.
+        # Nobody has answered its pages yet: they go on as planned; hurrying them would skip a level.
         outcome = f"{policy.name} is already paging"
     else:
         escalations.reescalate(session, incident, now)
         outcome = f"paging through {policy.name} from its first level"
-    nobody = reminder.stage == 1 and reminder.reminded_user_id is None
-    why = "nobody holds the communications or commander role" if nobody else "the reminders went unanswered"
+    why = "the reminders went unanswered"
     timeline.add(
         session,
         incident,
