@@ -51,6 +51,7 @@ from tocsin.api.routes import (
     runbooks,
     simulate,
     status_page,
+    templates,
     tokens,
 )
 from tocsin.clock import Clock
@@ -290,6 +291,7 @@ def create_app(
         runbooks,
         postmortems,
         action_items,
+        templates,
     ):
         app.include_router(module.router)
     app.mount(operations.DOCS_STATIC, StaticFiles(directory=str(swagger_ui_path)), name="docs-static")

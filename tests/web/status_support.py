@@ -11,7 +11,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tests.conftest import Personas
 from tocsin.clock import FrozenClock
-from tocsin.services import incidents, status_page
+from tocsin.domain.timeline import EntryKind
+from tocsin.services import incidents, status_page, timeline
 from tocsin.services.actor import Actor
 from tocsin.services.status_page import ComponentSpec
 from tocsin.storage import models
@@ -67,7 +68,12 @@ def update(
     with sessions() as db:
         incident = db.get(models.Incident, incident_id)
         assert incident is not None
-        incidents.post_update(db, actor, now, incident, text, public=public)
+        if incident.drill and public:
+            # Refused since drills never reach customers (409); written as an older server did,
+            # so the page and its notices are shown to keep a drill out on their own as well.
+            timeline.add(db, incident, actor, now, EntryKind.UPDATE, text, {"public": True})
+        else:
+            incidents.post_update(db, actor, now, incident, text, public=public)
         db.commit()
 
 

@@ -7,6 +7,8 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from tocsin.domain.communication import ReminderKind
+from tocsin.services import communication
 from tocsin.storage import models
 
 T = TypeVar("T")
@@ -85,7 +87,9 @@ class AddNote(Body):
 
 
 class PostUpdate(Body):
-    text: str = Field(min_length=1, max_length=50_000)
+    # Either the text, or a message template to fill from the incident (`template`).
+    text: str | None = Field(default=None, min_length=1, max_length=50_000)
+    template: str | None = Field(default=None, max_length=50)
     public: bool = False
 
 
@@ -101,6 +105,23 @@ class TargetOut(BaseModel):
     kind: str
     due_at: datetime
     status: str
+
+
+class CommunicationOut(BaseModel):
+    """What the incident owes its audiences (docs/communication.md); past times are overdue."""
+
+    next_update_due_at: datetime | None = None
+    customer_notice_due_at: datetime | None = None
+    # In monitoring: when the post-fix window ends and the incident may be resolved.
+    resolvable_at: datetime | None = None
+
+    @classmethod
+    def of(cls, incident: models.Incident, reminders: list[models.CommunicationReminder]) -> CommunicationOut:
+        return cls(
+            next_update_due_at=communication.owed_at(reminders, ReminderKind.UPDATE),
+            customer_notice_due_at=communication.owed_at(reminders, ReminderKind.CUSTOMER_NOTICE),
+            resolvable_at=communication.resolvable_from(reminders) if incident.status == "monitoring" else None,
+        )
 
 
 class IncidentOut(BaseModel):
@@ -121,9 +142,15 @@ class IncidentOut(BaseModel):
     roles: dict[str, RoleHolder]
     role_history: list[RoleHolder]
     targets: list[TargetOut] = Field(default_factory=list)
+    communication: CommunicationOut = Field(default_factory=CommunicationOut)
 
     @classmethod
-    def of(cls, incident: models.Incident, targets: list[models.ResponseTarget] | None = None) -> IncidentOut:
+    def of(
+        cls,
+        incident: models.Incident,
+        targets: list[models.ResponseTarget] | None = None,
+        reminders: list[models.CommunicationReminder] | None = None,
+    ) -> IncidentOut:
         history = [
             RoleHolder(
                 role=a.role_key,
@@ -152,6 +179,7 @@ class IncidentOut(BaseModel):
             roles={h.role: h for h in history if h.released_at is None},
             role_history=history,
             targets=[TargetOut(kind=t.kind, due_at=t.due_at, status=t.status) for t in targets or []],
+            communication=CommunicationOut.of(incident, reminders or []),
         )
 
 

@@ -254,16 +254,6 @@ class Client:
     def get(self, path: str, **params: Any) -> Any:
         return self.request("GET", path, params=params)
 
-    def get_text(self, path: str) -> str:
-        """A GET whose answer is text, not JSON (a Markdown export)."""
-        try:
-            response = self._http.get(path, headers={"Accept": "text/markdown, text/plain"})
-        except httpx.TransportError as exc:
-            raise Unreachable(f"cannot talk to Tocsin at {self.url}: {exc}") from None
-        if not response.is_success:
-            raise _problem(response)
-        return response.text
-
     def put(self, path: str, body: Json) -> Any:
         return self.request("PUT", path, body=body)
 

@@ -25,6 +25,7 @@ from tocsin.cli import (
     runbooks,
     simulate,
     status_page,
+    templates,
 )
 
 app = typer.Typer(
@@ -57,6 +58,7 @@ drills.register(app)
 reports.register(app)
 runbooks.register(app)
 postmortems.register(app)
+templates.register(app)
 
 
 @app.command()

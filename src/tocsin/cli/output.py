@@ -146,6 +146,14 @@ def show_incident(incident: Json, reference: datetime) -> None:
     for target in incident.get("targets", []):
         due = when(target["due_at"], relative_to=reference if target["status"] == "pending" else None)
         facts.add_row(f"{target['kind'].capitalize()} by", f"{due} · {target['status']}")
+    owed = incident.get("communication") or {}
+    for label, key in (
+        ("Next update by", "next_update_due_at"),
+        ("Tell customers by", "customer_notice_due_at"),
+        ("Resolvable from", "resolvable_at"),
+    ):
+        if owed.get(key):
+            facts.add_row(label, when(owed[key], relative_to=reference))
     out.print(facts)
     if incident["impact"]:
         out.print(f"\n[dim]Impact[/dim]\n{escape(incident['impact'])}")

@@ -187,7 +187,7 @@ def export(
     """Write a postmortem as Markdown, e.g. reports/incidents/2026-11-22-checkout-500s.md."""
     with _server() as api:
         postmortem: Json = api.get(_path(ref))
-        text = api.get_text(f"{_path(ref)}.md")
+        text = api.text(f"{_path(ref)}.md")
     if stdout:
         typer.echo(text, nl=False)
         return

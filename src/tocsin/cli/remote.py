@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
 
+import click
 import typer
 
 from tocsin.cli import output
@@ -255,13 +256,26 @@ def note(ref: Ref, text: Annotated[str, typer.Argument(help="The note")], as_jso
 @incident_app.command("update")
 def update(
     ref: Ref,
-    text: Annotated[str, typer.Argument(help="The status update")],
+    text: Annotated[str | None, typer.Argument(help="The status update (or use --template)")] = None,
     public: Annotated[bool, typer.Option("--public", help="Also for the public status page")] = False,
+    template: Annotated[
+        str | None, typer.Option("--template", help="Write it from a message template, e.g. internal_update")
+    ] = None,
+    edit: Annotated[bool, typer.Option("--edit", help="Open the filled template in $EDITOR before posting")] = False,
     as_json: AsJson = False,
 ) -> None:
-    """Post a status update for stakeholders."""
+    """Post a status update for stakeholders, typed or written from a template."""
+    if text is None and template is None:
+        raise _fail("give the update's text, or --template KEY to write it from a template", 2)
     with _server() as api:
-        entry: Json = api.post(_incident_path(ref, "updates"), {"text": text, "public": public})
+        if template is not None and text is None and edit:
+            preview: Json = api.post(f"/api/v1/templates/{segment(template)}/preview", {"incident": ref})
+            edited = click.edit(preview["text"])
+            text = (edited if isinstance(edited, str) else str(preview["text"])).strip()
+            if not text:
+                raise _fail("the update is empty: nothing posted", 1)
+        body: Json = {"text": text, "public": public, "template": template}
+        entry: Json = api.post(_incident_path(ref, "updates"), body)
     audience = "public update" if public else "update"
     _moved(entry, as_json, f"Posted {audience} on {ref} at {output.when(entry['at'])}.")
 

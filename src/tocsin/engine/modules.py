@@ -7,6 +7,7 @@ from tocsin.engine.action_item_reminders import ActionItemReminders
 from tocsin.engine.action_item_sync import ActionItemSync
 from tocsin.engine.channel_posts import ChannelPosts
 from tocsin.engine.checks import CheckRetention, CheckSettings
+from tocsin.engine.communication import Communication
 from tocsin.engine.deliveries import Deliveries
 from tocsin.engine.escalations import Escalations
 from tocsin.engine.handoffs import Handoffs
@@ -26,6 +27,7 @@ def default_modules(settings: Settings) -> list[Module | SelfManaged]:
     modules: list[Module | SelfManaged] = [
         Heartbeats(),
         ResponseTargets(),
+        Communication(settings.public_url),  # before escalations: an ignored reminder pages this cycle
         Escalations(settings.public_url),
         Handoffs(settings.public_url),
         ChannelPosts(settings.public_url),

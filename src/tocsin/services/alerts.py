@@ -31,7 +31,7 @@ from tocsin.domain.alerts import (
 from tocsin.domain.incidents import OPEN_STATUSES, IncidentStatus, can_transition
 from tocsin.domain.timeline import EntryKind
 from tocsin.services import incidents, ingest_config, timeline
-from tocsin.services.actor import Actor
+from tocsin.services.actor import ENGINE, Actor
 from tocsin.services.ingest_config import IngestConfig, ServiceRef
 from tocsin.services.integrations import IntegrationRef, Kind
 from tocsin.storage import models
@@ -452,6 +452,20 @@ def _record_attachments(
             ],
             context.touched,
         )
+    for attached in by_incident.values():
+        incident, first, _actor = attached[0]
+        if incident.status == IncidentStatus.MONITORING.value:
+            _reopen(session, context.now, incident.id, first)
+
+
+def _reopen(session: Session, now: datetime, incident_id: int, alert: _Firing) -> None:
+    """A new alert while the incident is watched after its fix: the fix did not hold, so the
+    response re-opens (docs/communication.md). Rare, so the ORM object is fine here."""
+    incident = session.get(models.Incident, incident_id, populate_existing=True)
+    if incident is None or incident.status != IncidentStatus.MONITORING.value:
+        return
+    reason = f"new alert while monitoring the fix: {alert.summary or alert.dedup_key}"
+    incidents.change_status(session, ENGINE, now, incident, IncidentStatus.INVESTIGATING.value, reason[:500])
 
 
 def _stored(session: Session, context: _Context, firing: _Firing) -> models.Alert:

@@ -18,7 +18,16 @@ from tocsin.domain.incidents import (
 )
 from tocsin.domain.timeline import EntryKind
 from tocsin.errors import Conflict, InvalidTransition, NotFound, ValidationFailed
-from tocsin.services import briefings, checklists, escalations, postmortem_drafts, severities, targets, timeline
+from tocsin.services import (
+    briefings,
+    checklists,
+    communication,
+    escalations,
+    postmortem_drafts,
+    severities,
+    targets,
+    timeline,
+)
 from tocsin.services.actor import Actor
 from tocsin.storage import models
 from tocsin.storage.repositories import directory
@@ -107,6 +116,7 @@ def declare(
     )
     targets.schedule(session, incident, level)
     checklists.attach(session, now, incident)
+    communication.schedule(session, incident, level, now)
     if commander_user is not None:
         _assign(session, actor, now, incident, "commander", commander_user)
     # Here and not in the API: incidents declared by alert ingestion page too.
@@ -164,6 +174,7 @@ def change_status(
     if target == IncidentStatus.RESOLVED:
         postmortem_drafts.on_resolved(session, actor, now, incident)
     targets.settle(session, incident, now)
+    communication.status_changed(session, now, incident, current)
     if reopened and current == IncidentStatus.RESOLVED:
         # Closed and reopened: whoever was paged has gone back to sleep; start from the first level.
         escalations.reescalate(session, incident, now, actor)
@@ -189,6 +200,7 @@ def change_severity(
     summary = f"Severity {previous} → {level.name}" + (f": {reason}" if reason else "")
     timeline.add(session, incident, actor, now, EntryKind.SEVERITY, summary, {"from": previous, "to": level.name})
     targets.reschedule(session, incident, level)
+    communication.severity_changed(session, now, incident, level)
     # Paging goes on under the new severity's variant, from where it is (docs/escalations.md).
     escalations.follow_severity(session, incident, now, actor)
     session.flush()
@@ -268,12 +280,28 @@ def add_note(
 
 
 def post_update(
-    session: Session, actor: Actor, now: datetime, incident: models.Incident, text: str, *, public: bool = False
+    session: Session,
+    actor: Actor,
+    now: datetime,
+    incident: models.Incident,
+    text: str,
+    *,
+    public: bool = False,
+    template: str | None = None,
 ) -> models.TimelineEntry:
+    """`template`: the message template the text was written from, kept on the entry."""
     text = text.strip()
     if not text:
         raise ValidationFailed("an update needs text", field="text")
-    entry = timeline.add(session, incident, actor, now, EntryKind.UPDATE, text, {"public": public})
+    if public and incident.drill:
+        raise Conflict(
+            f"{incident.human_id} is a drill: its updates never reach the status page or customers", field="public"
+        )
+    data: dict[str, object] = {"public": public}
+    if template is not None:
+        data["template"] = template
+    entry = timeline.add(session, incident, actor, now, EntryKind.UPDATE, text, data)
+    communication.updated(session, actor, now, incident, public=public)
     session.flush()
     return entry
 

@@ -1390,3 +1390,27 @@ class ActionItemSync(Base):
     last_error: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+# ---- issue 7, communication: the update cadence, customer notices, the monitoring window ----
+
+
+class CommunicationReminder(Base):
+    """Something an incident owes by `due_at`: its next update, the customer notice, or the end of
+    the monitoring window (`domain.communication`). The engine claims a due row with a conditional
+    UPDATE on (`status`, `stage`), moves it up one rung and sets the next rung's `due_at`."""
+
+    __tablename__ = "communication_reminders"
+    __table_args__ = (Index("ix_communication_reminders_due", "status", "due_at"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))  # update / customer_notice / monitoring
+    owed_at: Mapped[datetime] = mapped_column(UTCDateTime)  # when it was owed; due_at moves with each rung
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # pending → met (the update came) | paged (the last rung) → met | done (the window passed) | canceled
+    status: Mapped[str] = mapped_column(String(10), default="pending")
+    stage: Mapped[int] = mapped_column(Integer, default=0)  # rungs climbed (domain.communication.rung)
+    reminded_user_id: Mapped[int | None] = mapped_column(Id)  # who the last reminder went to
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -33,6 +33,7 @@ from tocsin.storage.repositories import directory, incident_views
 from tocsin.storage.repositories import incidents as incident_repo
 from tocsin.storage.repositories import severities as severities_repo
 from tocsin.storage.repositories import targets as targets_repo
+from tocsin.web import incident_messages
 from tocsin.web.auth import Responder, Viewer, WebUser, mark_web
 from tocsin.web.charts import Series, bar_chart
 from tocsin.web.incident_clocks import IncidentClocks, clocks_of
@@ -131,6 +132,8 @@ def _page(
             "values": values or {},
             "checklist": checklists.view(session, incident),
             "briefings": briefings.of_incident(session, incident.id),
+            "now": now,
+            **incident_messages.context(session, incident),
         }
     )
     return templates.TemplateResponse(request, "incidents/page.html", context, status_code=status_code)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
-from tocsin.web import settings_channels, settings_integrations, settings_teams, settings_users
+from tocsin.web import settings_channels, settings_integrations, settings_teams, settings_templates, settings_users
 from tocsin.web.auth import Viewer, mark_web
 from tocsin.web.settings_support import render
 
@@ -25,5 +25,5 @@ def index(request: Request, user: Viewer) -> Response:
 
 
 # The settings pages join through this router, so site.py names only `settings`.
-for _module in (settings_users, settings_teams, settings_integrations, settings_channels):
+for _module in (settings_users, settings_teams, settings_integrations, settings_channels, settings_templates):
     router.include_router(_module.router)

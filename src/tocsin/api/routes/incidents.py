@@ -25,7 +25,8 @@ from tocsin.domain.briefings import Briefing
 from tocsin.domain.incidents import CLOSED_STATUSES, OPEN_STATUSES, IncidentStatus
 from tocsin.errors import ValidationFailed
 from tocsin.observability import INCIDENTS_DECLARED
-from tocsin.services import incidents
+from tocsin.services import incidents, message_templates
+from tocsin.storage.repositories import communication as communication_repo
 from tocsin.storage.repositories import incidents as repo
 from tocsin.storage.repositories import targets as targets_repo
 
@@ -37,7 +38,8 @@ def _out(session: Session, incident_id: int) -> IncidentOut:
     session.expire_all()
     incident = repo.incident_by_id(session, incident_id)
     assert incident is not None
-    return IncidentOut.of(incident, list(targets_repo.targets_for(session, incident_id)))
+    reminders = list(communication_repo.reminders_for(session, incident_id))
+    return IncidentOut.of(incident, list(targets_repo.targets_for(session, incident_id)), reminders)
 
 
 def _statuses(value: str | None) -> frozenset[str] | None:
@@ -97,7 +99,8 @@ def list_incidents(
     filters = repo.IncidentFilter(statuses=_statuses(status), severity=severity, service_key=service, drill=drill)
     rows, total = repo.list_incidents(session, filters, limit=limit, offset=offset)
     targets = targets_repo.targets_by_incident(session, [r.id for r in rows])
-    items = [IncidentOut.of(r, targets[r.id]) for r in rows]
+    reminders = communication_repo.reminders_by_incident(session, [r.id for r in rows])
+    items = [IncidentOut.of(r, targets[r.id], reminders[r.id]) for r in rows]
     return Page(items=items, total=total, limit=limit, offset=offset)
 
 
@@ -184,9 +187,23 @@ def add_note(ref: str, body: AddNote, actor: Writer, session: DbSession, clock: 
 
 
 @router.post("/{ref}/updates", status_code=201, response_model=TimelineEntryOut)
-def post_update(ref: str, body: PostUpdate, actor: Writer, session: DbSession, clock: CurrentClock) -> TimelineEntryOut:
+def post_update(
+    ref: str, body: PostUpdate, actor: Writer, session: DbSession, clock: CurrentClock, state: State
+) -> TimelineEntryOut:
     incident = incidents.get(session, ref)
-    entry = incidents.post_update(session, actor, clock.now(), incident, body.text, public=body.public)
+    if body.template is not None and body.template not in message_templates.KEYS:
+        raise ValidationFailed(
+            f"unknown template {body.template!r}; templates are {', '.join(message_templates.KEYS)}", field="template"
+        )
+    text = body.text
+    if text is None:
+        if body.template is None:
+            raise ValidationFailed("an update needs text, or a template to fill from the incident", field="text")
+        base_url = state.settings.public_url
+        text = message_templates.render_for(session, body.template, incident, clock.now(), base_url)
+    entry = incidents.post_update(
+        session, actor, clock.now(), incident, text, public=body.public, template=body.template
+    )
     session.commit()
     return TimelineEntryOut.of(entry)
 
