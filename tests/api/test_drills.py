@@ -68,12 +68,17 @@ def test_a_drill_runs_end_to_end_and_never_reaches_the_status_page_or_its_subscr
     steps = [
         (2, f"/api/v1/incidents/{ref}/acknowledge", {}),
         (3, f"/api/v1/incidents/{ref}/roles", {"role": "commander", "user": "bob@example.com"}),
-        (5, f"/api/v1/incidents/{ref}/updates", {"text": "DRILL-public-words: payments fail", "public": True}),
+        (5, f"/api/v1/incidents/{ref}/updates", {"text": "DRILL-private-words: payments fail"}),
         (20, f"/api/v1/incidents/{ref}/status", {"status": "monitoring"}),
     ]
     for minutes, path, body in steps:
         clock.advance(timedelta(minutes=minutes))
         assert live.post(path, json=body, headers=bob).status_code in (200, 201), path
+        if path.endswith("/updates"):
+            # A drill's update is never public: the service refuses, so nothing can leak.
+            public = {"text": "DRILL-public-words: payments fail", "public": True}
+            refused = live.post(path, json=public, headers=bob)
+            assert refused.status_code == 409, refused.text
 
     # While it runs, a real incident with a public update shows that the page and the
     # subscribers do work: they get the real one and nothing of the drill.

@@ -119,6 +119,19 @@ class FakeHTTPServer:
                 raise TimeoutError(f"expected {count} requests within {timeout} s, got {len(self._requests)}")
             return list(self._requests)
 
+    def wait_for_body(self, text: str, timeout: float = 5.0) -> RecordedRequest:
+        """Block until a request whose body contains `text` arrived; that request."""
+
+        def found() -> RecordedRequest | None:
+            return next((r for r in self._requests if text.encode() in r.body), None)
+
+        with self._arrived:
+            if not self._arrived.wait_for(lambda: found() is not None, timeout):
+                raise TimeoutError(f"no request with {text!r} within {timeout} s; got {len(self._requests)}")
+            request = found()
+            assert request is not None
+            return request
+
     def clear(self) -> None:
         """Forget recorded requests and queued answers."""
         with self._lock:
