@@ -15,17 +15,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from tocsin.domain import action_items as domain
 from tocsin.domain.action_items import FINISHED, ActionItemStatus, ReminderKind
 from tocsin.domain.timeline import EntryKind
 from tocsin.errors import InvalidTransition, NotFound, ValidationFailed
-from tocsin.services import incidents, timeline
+from tocsin.services import incidents, notifications, timeline
 from tocsin.services.actor import Actor
 from tocsin.storage import models
-from tocsin.storage.repositories import directory, paging
+from tocsin.storage.repositories import directory
 from tocsin.storage.repositories import incidents as incidents_repo
 from tocsin.storage.repositories import postmortems as repo
 
@@ -349,41 +348,20 @@ def _remind(
     }
     if public_url:
         payload["url"] = f"{public_url.rstrip('/')}/action-items?incident={incident.human_id}"
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     at = int(reminder.due_at.timestamp())
-    for method in reachable_methods(session, recipient.id):
-        session.execute(
-            insert(models.Notification)
-            .values(
-                idempotency_key=f"action-item:{item.id}:{kind.value}:{at}:{recipient.id}:{method.id}",
-                # No incident_id: resolving or acknowledging an incident cancels its pending pages,
-                # and a reminder about follow-up work is not a page.
-                incident_id=None,
-                escalation_id=None,
-                user_id=recipient.id,
-                contact_method_id=method.id,
-                kind="reminder",  # a MessageKind the channels render
-                channel=method.kind,
-                step=kind.value,
-                status="pending",
-                due_at=now,
-                attempts=0,
-                last_error="",
-                payload=payload,
-                created_at=now,
-            )
-            .on_conflict_do_nothing(index_elements=[models.Notification.idempotency_key])
+    for method in notifications.reachable_methods(session, recipient.id):
+        notifications.owe_once(
+            session,
+            now,
+            key=f"action-item:{item.id}:{kind.value}:{at}:{recipient.id}:{method.id}",
+            kind="reminder",  # a MessageKind the channels render
+            user_id=recipient.id,
+            method=method,
+            payload=payload,
+            # No incident_id: resolving or acknowledging an incident cancels its pending pages,
+            # and a reminder about follow-up work is not a page.
+            step=kind.value,
         )
-
-
-def reachable_methods(session: Session, user_id: int) -> list[models.ContactMethod]:
-    # As hand-offs do: verified methods in the order of the user's notification rules, each once.
-    chosen: dict[int, models.ContactMethod] = {}
-    for rule in paging.rules_of(session, user_id):
-        method = rule.contact_method
-        if method.verified and method.id not in chosen:
-            chosen[method.id] = method
-    return list(chosen.values())
 
 
 # ---- GitHub sync ------------------------------------------------------------------------------

@@ -19,7 +19,6 @@ from tocsin.domain.briefings import Briefing
 from tocsin.services import notifications
 from tocsin.services.actor import Actor
 from tocsin.storage import models
-from tocsin.storage.repositories import paging as paging_repo
 from tocsin.storage.repositories import runbooks as repo
 
 KIND = "handoff"  # a channels.message.MessageKind: every channel knows how to render it
@@ -56,7 +55,7 @@ def record(
     text = f"You took over {role_name}{handed} on {incident.human_id} ({incident.severity}: {incident.title})."
     fields = [["Incident", incident.human_id], ["Severity", incident.severity], *map(list, briefing.parts())]
     payload: dict[str, object] = {"title": title, "text": text, "fields": fields}
-    for method in _methods(session, assignment.user_id):
+    for method in notifications.reachable_methods(session, assignment.user_id):
         session.add(
             notifications.due_now(
                 now,
@@ -70,16 +69,6 @@ def record(
         )
     session.flush()
     return row
-
-
-def _methods(session: Session, user_id: int) -> list[models.ContactMethod]:
-    # As with schedule hand-offs: every rule's verified method, each once, whatever its delay.
-    chosen: dict[int, models.ContactMethod] = {}
-    for rule in paging_repo.rules_of(session, user_id):
-        method = rule.contact_method
-        if method.verified and method.id not in chosen:
-            chosen[method.id] = method
-    return list(chosen.values())
 
 
 def of_incident(session: Session, incident_id: int) -> Sequence[models.RoleBriefing]:

@@ -24,7 +24,6 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from tocsin.domain import message_templates as templates_domain
@@ -40,11 +39,10 @@ from tocsin.domain.communication import (
 from tocsin.domain.incidents import IncidentStatus
 from tocsin.domain.severity import SeverityLevel
 from tocsin.domain.timeline import EntryKind
-from tocsin.services import escalations, severities, timeline
+from tocsin.services import escalations, notifications, severities, timeline
 from tocsin.services.actor import ENGINE, Actor
 from tocsin.storage import models
 from tocsin.storage.repositories import communication as repo
-from tocsin.storage.repositories import paging as paging_repo
 
 PENDING, MET, DONE, PAGED, CANCELED = "pending", "met", "done", "paged", "canceled"
 _CLOSED = (IncidentStatus.RESOLVED.value, IncidentStatus.CANCELED.value)
@@ -406,35 +404,17 @@ def _notify(
     session: Session, now: datetime, incident: models.Incident, user: models.User, key: str, payload: dict[str, object]
 ) -> list[int]:
     """A `reminder` row per verified contact method of `user`, in the order of their rules; ids."""
-    chosen: dict[int, models.ContactMethod] = {}
-    for rule in paging_repo.rules_of(session, user.id):
-        method = rule.contact_method
-        if method.verified and method.id not in chosen:
-            chosen[method.id] = method
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    made: list[int] = []
-    for method in chosen.values():
-        row = session.execute(
-            insert(models.Notification)
-            .values(
-                idempotency_key=f"{key}:{user.id}:{method.id}",
-                incident_id=incident.id,
-                escalation_id=None,
-                user_id=user.id,
-                contact_method_id=method.id,
-                kind="reminder",
-                channel=method.kind,
-                step="",
-                status="pending",
-                due_at=now,
-                attempts=0,
-                last_error="",
-                payload=payload,
-                created_at=now,
-            )
-            .on_conflict_do_nothing(index_elements=[models.Notification.idempotency_key])
-            .returning(models.Notification.id)
-        ).first()
-        if row is not None:
-            made.append(int(row[0]))
-    return made
+    made = (
+        notifications.owe_once(
+            session,
+            now,
+            key=f"{key}:{user.id}:{method.id}",
+            kind="reminder",
+            user_id=user.id,
+            method=method,
+            payload=payload,
+            incident_id=incident.id,
+        )
+        for method in notifications.reachable_methods(session, user.id)
+    )
+    return [row_id for row_id in made if row_id is not None]

@@ -20,11 +20,10 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from tocsin.domain import schedules as domain
-from tocsin.services import schedules
+from tocsin.services import notifications, schedules
 from tocsin.storage import models
 from tocsin.storage.repositories import paging as repo
 
@@ -89,32 +88,19 @@ def notify_due(
         if user is None or not user.active:
             continue  # removed or deactivated since the schedule named them: nobody to tell
         if user.id not in methods:
-            methods[user.id] = _methods(session, user.id)
+            methods[user.id] = notifications.reachable_methods(session, user.id)
         keyed = {_key(item, user.id, method.id): method for method in methods[user.id]}
         missing = _missing(session, list(keyed))
         if not missing:
             continue  # announced by an earlier cycle: the common case, so skip the look-ahead
         payload = _payload(item, user, people, now, public_url)
         for key in missing:
-            count += _insert(session, key, user, keyed[key], payload, now)
+            owed = notifications.owe_once(
+                session, now, key=key, kind="handoff", user_id=user.id, method=keyed[key], payload=payload
+            )
+            count += owed is not None
     session.flush()
     return count
-
-
-def _methods(session: Session, user_id: int) -> list[models.ContactMethod]:
-    """The user's verified methods in the order of their notification rules, each once.
-
-    Every rule counts, whatever its delay or urgency: a hand-off is said once, at
-    once, and a message too many beats a shift nobody knew had started. Methods no
-    rule names get nothing, as with pages; unverified ones never do (a mistyped
-    number must not swallow the message).
-    """
-    chosen: dict[int, models.ContactMethod] = {}
-    for rule in repo.rules_of(session, user_id):
-        method = rule.contact_method
-        if method.verified and method.id not in chosen:
-            chosen[method.id] = method
-    return list(chosen.values())
 
 
 def _key(item: _Due, user_id: int, method_id: int) -> str:
@@ -134,39 +120,6 @@ def _missing(session: Session, keys: Sequence[str]) -> list[str]:
         )
     )
     return [key for key in keys if key not in existing]
-
-
-def _insert(
-    session: Session,
-    key: str,
-    user: models.User,
-    method: models.ContactMethod,
-    payload: dict[str, object],
-    now: datetime,
-) -> int:
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    row = session.execute(
-        insert(models.Notification)
-        .values(
-            idempotency_key=key,
-            incident_id=None,
-            escalation_id=None,
-            user_id=user.id,
-            contact_method_id=method.id,
-            kind="handoff",
-            channel=method.kind,
-            step="",
-            status="pending",
-            due_at=now,
-            attempts=0,
-            last_error="",
-            payload=payload,
-            created_at=now,
-        )
-        .on_conflict_do_nothing(index_elements=[models.Notification.idempotency_key])
-        .returning(models.Notification.id)
-    ).first()
-    return 0 if row is None else 1
 
 
 def _payload(

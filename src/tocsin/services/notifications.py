@@ -29,6 +29,7 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import Table, and_, bindparam, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from tocsin.domain.access import Scope
@@ -396,6 +397,66 @@ def _derived_key(key: str, method_id: int) -> str:
 
 def _label(channel: str) -> str:
     return _KIND_LABELS.get(channel, channel)
+
+
+# ---- messages to one person: hand-offs, briefings, reminders ----------------------------------
+
+
+def reachable_methods(session: Session, user_id: int) -> list[models.ContactMethod]:
+    """The user's verified methods in the order of their notification rules, each once.
+
+    Every rule counts, whatever its delay or urgency: a message that is not a page (a hand-off,
+    a briefing, a reminder) is said once, at once, and a message too many beats one nobody got.
+    Methods no rule names get nothing, as with pages; unverified ones never do (a mistyped
+    number must not swallow the message).
+    """
+    chosen: dict[int, models.ContactMethod] = {}
+    for rule in paging_repo.rules_of(session, user_id):
+        method = rule.contact_method
+        if method.verified and method.id not in chosen:
+            chosen[method.id] = method
+    return list(chosen.values())
+
+
+def owe_once(
+    session: Session,
+    now: datetime,
+    *,
+    key: str,
+    kind: str,
+    user_id: int,
+    method: models.ContactMethod,
+    payload: dict[str, Any],
+    incident_id: int | None = None,
+    step: str = "",
+) -> int | None:
+    """Owe one message to one contact method, for the deliveries module to send at once: the
+    row's id, or None when `key` was owed already (the unique key with ON CONFLICT DO NOTHING
+    settles two processes racing to owe it). Pass `incident_id` only for messages that stop
+    with the incident's paging: stopping it cancels the incident's pending rows."""
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    row = session.execute(
+        insert(models.Notification)
+        .values(
+            idempotency_key=key,
+            incident_id=incident_id,
+            escalation_id=None,
+            user_id=user_id,
+            contact_method_id=method.id,
+            kind=kind,
+            channel=method.kind,
+            step=step,
+            status="pending",
+            due_at=now,
+            attempts=0,
+            last_error="",
+            payload=payload,
+            created_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=[models.Notification.idempotency_key])
+        .returning(models.Notification.id)
+    ).first()
+    return None if row is None else int(row[0])
 
 
 # ---- test notifications and reading -----------------------------------------------------------

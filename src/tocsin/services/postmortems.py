@@ -13,7 +13,7 @@ from tocsin.domain.action_items import ActionItemStatus
 from tocsin.domain.postmortems import PostmortemStatus
 from tocsin.domain.timeline import EntryKind
 from tocsin.errors import Conflict, InvalidTransition, NotFound, ValidationFailed
-from tocsin.services import action_items, incidents, notifications, timeline
+from tocsin.services import incidents, notifications, timeline
 from tocsin.services.actor import Actor
 from tocsin.storage import models
 from tocsin.storage.repositories import directory
@@ -126,7 +126,7 @@ def _ask_to_review(session: Session, now: datetime, postmortem: models.Postmorte
         "incident": incident.human_id,
     }
     at = int(now.timestamp())
-    for method in action_items.reachable_methods(session, user.id):
+    for method in notifications.reachable_methods(session, user.id):
         key = f"postmortem-review:{postmortem.id}:{at}:{user.id}:{method.id}"
         if session.scalar(select(models.Notification.id).where(models.Notification.idempotency_key == key)):
             continue  # sent for review again within the second: once is enough
