@@ -65,7 +65,7 @@ def act(sessions: sessionmaker[Session], clock: FrozenClock, bob: Actor, minutes
         elif what == "role":
             incidents.assign_role(db, bob, clock.now(), incident, args[0], args[1])
         else:
-            incidents.post_update(db, bob, clock.now(), incident, args[0], public=True)
+            incidents.post_update(db, bob, clock.now(), incident, args[0])
         db.commit()
 
 
