@@ -46,6 +46,7 @@ PRODUCTION_HASHER = passwords._hasher
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "slow: starts server processes")
+    config.addinivalue_line("markers", "xdist_group(name): run on one pytest-xdist worker, one after another")
     # structlog's default renders tracebacks with Rich, locals and all: seconds per
     # logged exception. Plain tracebacks, still printed where pytest captures them.
     structlog.configure(
@@ -59,6 +60,17 @@ def pytest_configure(config: pytest.Config) -> None:
     # the hash, so a `tocsin serve` the tests start still checks them (and hashes its own
     # first-start password with the real ones).
     passwords._hasher = PasswordHasher.from_parameters(profiles.CHEAPEST)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (`make test` runs `-n 2 --dist loadgroup`), the tests that start
+    real processes (`tocsin serve`, Alertmanager, Chromium: marked slow, or using the
+    `server` fixture) run one after another on one worker, as they do without xdist, while
+    the other worker takes the in-process tests. Two at once on two cores starve each
+    other's servers past the deadlines they poll to, on the real clock."""
+    for item in items:
+        if item.get_closest_marker("slow") or "server" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("servers"))
 
 
 @pytest.fixture(scope="session")
