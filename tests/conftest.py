@@ -63,14 +63,15 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Under pytest-xdist (`make test` runs `-n 2 --dist loadgroup`), the tests that start
-    real processes (`tocsin serve`, Alertmanager, Chromium: marked slow, or using the
-    `server` fixture) run one after another on one worker, as they do without xdist, while
-    the other worker takes the in-process tests. Two at once on two cores starve each
-    other's servers past the deadlines they poll to, on the real clock."""
+    """Under pytest-xdist (`make test` runs `-n 2 --dist loadgroup`), the end-to-end tests
+    (tests/e2e: several real processes each, Alertmanager, Chromium) run one after another
+    on one worker, as do the few others marked xdist_group("e2e"), while the other worker
+    takes the rest. Two of them at once on two cores starve each other's servers past the
+    deadlines they poll to on the real clock."""
+    e2e = Path(__file__).parent / "e2e"
     for item in items:
-        if item.get_closest_marker("slow") or "server" in getattr(item, "fixturenames", ()):
-            item.add_marker(pytest.mark.xdist_group("servers"))
+        if item.path.is_relative_to(e2e):
+            item.add_marker(pytest.mark.xdist_group("e2e"))
 
 
 @pytest.fixture(scope="session")
@@ -116,6 +117,12 @@ def pg_url() -> Iterator[str]:
 def pg_engine(pg_url: str) -> Iterator[Engine]:
     engine = make_engine(pg_url)
     migrate.upgrade(engine)
+    # The reset between tests DELETEs (_reset_postgres). Without a vacuum, nothing reuses
+    # the space of the deleted rows, so rows still come back from a table in the order they
+    # went in, as after the TRUNCATE it replaced; some tests (wrongly) rely on that.
+    with engine.begin() as connection:
+        for table in Base.metadata.sorted_tables:
+            connection.execute(text(f'ALTER TABLE "{table.name}" SET (autovacuum_enabled = false)'))
     yield engine
     engine.dispose()
 

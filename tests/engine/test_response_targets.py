@@ -138,6 +138,7 @@ def test_two_claimers_racing_record_each_breach_exactly_once(
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("e2e")  # two servers: with the e2e tests on one xdist worker (tests/conftest.py)
 def test_two_serve_processes_record_each_breach_exactly_once(db_url: str, personas: Personas, tmp_path: Path) -> None:
     clock_file = tmp_path / "clock"
     clock_file.write_text(START.isoformat())

@@ -109,7 +109,9 @@ def spawn(
     return server
 
 
-def wait_ready(server: ServerProcess, timeout: float = 30.0) -> None:
+def wait_ready(server: ServerProcess, timeout: float = 60.0) -> None:
+    """Until /readyz answers: seconds when idle, far longer while two xdist workers and other
+    runs share the cores (`tocsin serve --workers 2` imports the app in three processes)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
