@@ -18,13 +18,19 @@ run: $(STAMP)
 	$(BIN)/tocsin migrate
 	$(BIN)/tocsin serve
 
+# The suite on two processes (pytest-xdist): each has its own PostgreSQL database and temp
+# dir, and the tests that start servers keep to one of them (tests/conftest.py).
+# `make test PYTEST_WORKERS=0` runs it in one process; plain `pytest` does too.
+PYTEST_WORKERS ?= 2
+PYTEST_PARALLEL := $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --dist loadgroup)
+
 test: $(STAMP)
 	scripts/debian-deps
-	TOCSIN_TEST_PG_URL=$$(scripts/test-postgres) $(BIN)/pytest
+	TOCSIN_TEST_PG_URL=$$(scripts/test-postgres) $(BIN)/pytest $(PYTEST_PARALLEL)
 
 # SQLite only, no PostgreSQL needed: a quick loop while developing.
 test-sqlite: $(STAMP)
-	TOCSIN_TEST_BACKENDS=sqlite $(BIN)/pytest
+	TOCSIN_TEST_BACKENDS=sqlite $(BIN)/pytest $(PYTEST_PARALLEL)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests

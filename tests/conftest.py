@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 import structlog
+from argon2 import PasswordHasher, profiles
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, create_engine, make_url, text
 from sqlalchemy.orm import Session, sessionmaker
@@ -28,7 +29,7 @@ from tests.support.server import ServerProcess, start_server
 from tocsin.app import create_app
 from tocsin.clock import FrozenClock
 from tocsin.config import Settings
-from tocsin.services import bootstrap, directory, tokens
+from tocsin.services import bootstrap, directory, passwords, tokens
 from tocsin.services.actor import Actor
 from tocsin.storage import migrate
 from tocsin.storage.db import make_engine, make_sessionmaker
@@ -38,10 +39,14 @@ START = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 PG_URL = os.environ.get("TOCSIN_TEST_PG_URL", "")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 BACKENDS = [b.strip() for b in os.environ.get("TOCSIN_TEST_BACKENDS", "sqlite,postgresql").split(",") if b.strip()]
+# The hasher Tocsin ships (argon2id at RFC 9106's low-memory profile: 64 MiB, a third of a
+# second a hash on a busy machine), kept for tests/services/test_passwords.py.
+PRODUCTION_HASHER = passwords._hasher
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "slow: starts server processes")
+    config.addinivalue_line("markers", "xdist_group(name): run on one pytest-xdist worker, one after another")
     # structlog's default renders tracebacks with Rich, locals and all: seconds per
     # logged exception. Plain tracebacks, still printed where pytest captures them.
     structlog.configure(
@@ -50,6 +55,23 @@ def pytest_configure(config: pytest.Config) -> None:
             structlog.dev.ConsoleRenderer(colors=False, exception_formatter=structlog.dev.plain_traceback),
         ]
     )
+    # In this process, passwords hash with argon2id at its cheapest: the web tests set three
+    # personas' passwords and log in, hundreds of times. Verifying reads the parameters from
+    # the hash, so a `tocsin serve` the tests start still checks them (and hashes its own
+    # first-start password with the real ones).
+    passwords._hasher = PasswordHasher.from_parameters(profiles.CHEAPEST)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (`make test` runs `-n 2 --dist loadgroup`), the end-to-end tests
+    (tests/e2e: several real processes each, Alertmanager, Chromium) run one after another
+    on one worker, as do the few others marked xdist_group("e2e"), while the other worker
+    takes the rest. Two of them at once on two cores starve each other's servers past the
+    deadlines they poll to on the real clock."""
+    e2e = Path(__file__).parent / "e2e"
+    for item in items:
+        if item.path.is_relative_to(e2e):
+            item.add_marker(pytest.mark.xdist_group("e2e"))
 
 
 @pytest.fixture(scope="session")
@@ -95,14 +117,37 @@ def pg_url() -> Iterator[str]:
 def pg_engine(pg_url: str) -> Iterator[Engine]:
     engine = make_engine(pg_url)
     migrate.upgrade(engine)
+    # The reset between tests DELETEs (_reset_postgres). Without a vacuum, nothing reuses
+    # the space of the deleted rows, so rows still come back from a table in the order they
+    # went in, as after the TRUNCATE it replaced; some tests (wrongly) rely on that.
+    with engine.begin() as connection:
+        for table in Base.metadata.sorted_tables:
+            connection.execute(text(f'ALTER TABLE "{table.name}" SET (autovacuum_enabled = false)'))
     yield engine
     engine.dispose()
 
 
 def _reset_postgres(engine: Engine) -> None:
-    tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
+    """Empty what the last test filled and restart the sequences it used.
+
+    As TRUNCATE … RESTART IDENTITY of every table would, at a fraction of the cost: a
+    TRUNCATE makes new files for each table and index (seconds for all of them on a busy
+    machine), while most tests touch a few tables. DELETE in a session that skips the
+    foreign-key triggers (the role is a superuser) empties those in any order."""
+    tables = [t.name for t in Base.metadata.sorted_tables]  # the models' names, not input
+    any_rows = " UNION ALL ".join(f"SELECT '{name}' WHERE EXISTS (SELECT FROM \"{name}\")" for name in tables)  # noqa: S608
     with engine.begin() as connection:
-        connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        statements = [f'DELETE FROM "{name}"' for name in connection.execute(text(any_rows)).scalars()]  # noqa: S608
+        if statements:
+            connection.execute(text("SET LOCAL session_replication_role = replica"))
+            for statement in statements:
+                connection.execute(text(statement))
+        connection.execute(
+            text(
+                "SELECT setval(format('%I.%I', schemaname, sequencename), 1, false)"
+                " FROM pg_sequences WHERE last_value IS NOT NULL"
+            )
+        )
     with make_sessionmaker(engine)() as session:
         bootstrap.ensure_defaults(session)
         session.commit()

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 from sqlalchemy import inspect
 
 from tests.conftest import START, Personas
@@ -37,6 +38,7 @@ def test_migrate_creates_the_schema_and_is_idempotent(tmp_path: Path) -> None:
     engine.dispose()
 
 
+@pytest.mark.slow
 def test_token_create_prints_a_working_token(db_url: str, personas: Personas, tmp_path: Path) -> None:
     result = tocsin(
         "token", "create", "--user", personas.bob.email, "--name", "laptop", "--scope", "read",

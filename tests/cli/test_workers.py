@@ -24,7 +24,8 @@ from tocsin.services import directory, integrations
 from tocsin.services.actor import Actor
 from tocsin.storage.models import Alert
 
-pytestmark = pytest.mark.slow
+# Several server processes a test: with the e2e tests on one xdist worker (tests/conftest.py).
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("e2e")]
 TOKEN = re.compile(r"tcn_[A-Za-z0-9_-]{20,}")
 
 

@@ -5,6 +5,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import httpx
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -136,6 +137,8 @@ def test_two_claimers_racing_record_each_breach_exactly_once(
         assert len(missed(session, incident_id)) == 1
 
 
+@pytest.mark.slow
+@pytest.mark.xdist_group("e2e")  # two servers: with the e2e tests on one xdist worker (tests/conftest.py)
 def test_two_serve_processes_record_each_breach_exactly_once(db_url: str, personas: Personas, tmp_path: Path) -> None:
     clock_file = tmp_path / "clock"
     clock_file.write_text(START.isoformat())

@@ -81,7 +81,9 @@ def test_an_override_wins_and_can_be_removed(session: Session, personas: Persona
     back = schedules.who_is_on_call(session, "primary", at(24))
     assert back is not None
     assert back.user == ALICE
-    actions = session.scalars(select(AuditEvent.action).where(AuditEvent.object_type == "schedule")).all()
+    actions = session.scalars(
+        select(AuditEvent.action).where(AuditEvent.object_type == "schedule").order_by(AuditEvent.id)
+    ).all()
     assert actions == ["create", "add_override", "remove_override"]
 
 

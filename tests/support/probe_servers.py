@@ -21,6 +21,8 @@ import dns.message
 import dns.rcode
 import dns.rrset
 
+from tests.support.server import free_port
+
 
 @dataclass
 class HttpBehaviour:
@@ -36,7 +38,7 @@ class HttpTarget:
 
     def __init__(self) -> None:
         self.behaviour = HttpBehaviour()
-        self.port = _free_port()
+        self.port = free_port()
         self._server: ThreadingHTTPServer | None = None
         self.start()
 
@@ -120,7 +122,7 @@ def tcp_listener() -> Iterator[int]:
 
 def closed_port() -> int:
     """A port nothing listens on (bound and released)."""
-    return _free_port()
+    return free_port()
 
 
 class DnsServer:
@@ -224,10 +226,3 @@ def tls_server(cert: Path, key: Path) -> Iterator[int]:
         stop.set()
         thread.join()
         server.close()
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port

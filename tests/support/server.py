@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -15,11 +16,24 @@ from pathlib import Path
 
 import httpx
 
+# Below the kernel's ephemeral range (32768-60999 on Linux), which bind(("…", 0)) and every
+# outgoing connection draw from: a port picked here and left free until the test's server
+# binds it is not handed meanwhile to another socket of this run or of a parallel worker.
+PORTS = range(20_000, 32_768)
+
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A port on 127.0.0.1 that nothing holds now, for a server a test starts (or for a
+    connection that must be refused), picked at random so parallel workers seldom meet."""
+    for _ in range(100):
+        port = PORTS[secrets.randbelow(len(PORTS))]
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError(f"no free port in {PORTS}")
 
 
 def stop_process(process: subprocess.Popen[bytes], timeout: float) -> int:
@@ -95,7 +109,9 @@ def spawn(
     return server
 
 
-def wait_ready(server: ServerProcess, timeout: float = 30.0) -> None:
+def wait_ready(server: ServerProcess, timeout: float = 60.0) -> None:
+    """Until /readyz answers: seconds when idle, far longer while two xdist workers and other
+    runs share the cores (`tocsin serve --workers 2` imports the app in three processes)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
