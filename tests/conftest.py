@@ -117,9 +117,10 @@ def pg_url() -> Iterator[str]:
 def pg_engine(pg_url: str) -> Iterator[Engine]:
     engine = make_engine(pg_url)
     migrate.upgrade(engine)
-    # The reset between tests DELETEs (_reset_postgres). Without a vacuum, nothing reuses
-    # the space of the deleted rows, so rows still come back from a table in the order they
-    # went in, as after the TRUNCATE it replaced; some tests (wrongly) rely on that.
+    # The reset between tests DELETEs (_reset_postgres). Without a vacuum, rows mostly come
+    # back from a table in the order they went in, as after the TRUNCATE it replaced; but
+    # page pruning can still reuse a deleted row's slot, so a test that asserts a list must
+    # ORDER BY (two audit-trail tests did not, and failed once each under xdist).
     with engine.begin() as connection:
         for table in Base.metadata.sorted_tables:
             connection.execute(text(f'ALTER TABLE "{table.name}" SET (autovacuum_enabled = false)'))

@@ -131,7 +131,9 @@ def test_the_audit_log_never_holds_the_address_or_the_secret(session: Session, c
     create(session, clock, "hooks", kind="webhook", address="https://hooks.example.com/s3cr3t", signing_secret=SECRET)
     channels.update_channel(session, SYSTEM, clock.now(), "hooks", address="https://hooks.example.com/n3w-s3cr3t")
     session.commit()
-    events = session.scalars(select(models.AuditEvent).where(models.AuditEvent.object_type == "channel")).all()
+    events = session.scalars(
+        select(models.AuditEvent).where(models.AuditEvent.object_type == "channel").order_by(models.AuditEvent.id)
+    ).all()
     assert [(e.action, e.detail) for e in events] == [
         ("create", {"kind": "webhook", "routes": 0}),
         ("update", {"changed": ["address"]}),

@@ -51,7 +51,9 @@ def test_a_three_level_policy_pages_on_call_then_manager_then_cto_five_minutes_a
         (2, start + timedelta(minutes=10), (Target(TargetKind.USER, "cto@example.com"),)),
     ]
     assert plan.reason is None
-    actions = session.scalars(select(AuditEvent.action).where(AuditEvent.object_key.in_(["api", "api-default"]))).all()
+    actions = session.scalars(
+        select(AuditEvent.action).where(AuditEvent.object_key.in_(["api", "api-default"])).order_by(AuditEvent.id)
+    ).all()
     assert actions == ["create", "create", "set_escalation_policy"]
 
 

@@ -36,7 +36,9 @@ def can_log_in(client: TestClient, email: str, password: str) -> bool:
 
 def audited(sessions: sessionmaker[Session], action: str, key: str) -> list[AuditEvent]:
     with sessions() as db:
-        query = select(AuditEvent).where(AuditEvent.action == action, AuditEvent.object_key == key)
+        query = (
+            select(AuditEvent).where(AuditEvent.action == action, AuditEvent.object_key == key).order_by(AuditEvent.id)
+        )
         return list(db.scalars(query).all())
 
 
