@@ -20,7 +20,7 @@ update that finally comes stops that paging.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -124,27 +124,50 @@ def severity_changed(session: Session, now: datetime, incident: models.Incident,
     if incident.status in _CLOSED:
         return
     pending = {reminder.kind: reminder for reminder in repo.pending_for(session, incident.id, list(ReminderKind))}
-    every = pending.get(ReminderKind.UPDATE.value)
-    update_due = next_update_due(level.policy, _last_update_at(session, incident))
-    if every is None and update_due is not None:
-        _add(session, incident, ReminderKind.UPDATE, max(update_due, now), now)
-    elif every is not None and every.stage == 0:
-        if update_due is None:
-            every.status, every.settled_at = CANCELED, now
-        else:
-            every.due_at = every.owed_at = update_due
-    notice = pending.get(ReminderKind.CUSTOMER_NOTICE.value)
-    notice_due = customer_notice_due(level.policy, incident.declared_at, incident.drill)
-    if notice is None and notice_due is not None and not _told_customers(session, incident.id):
-        _add(session, incident, ReminderKind.CUSTOMER_NOTICE, max(notice_due, now), now)
-    elif notice is not None and notice.stage == 0:
-        if notice_due is None:
-            notice.status, notice.settled_at = CANCELED, now
-        else:
-            notice.due_at = notice.owed_at = notice_due
+    _retime(
+        session,
+        now,
+        incident,
+        ReminderKind.UPDATE,
+        pending.get(ReminderKind.UPDATE.value),
+        next_update_due(level.policy, _last_update_at(session, incident)),
+        still_owed=lambda: True,
+    )
+    _retime(
+        session,
+        now,
+        incident,
+        ReminderKind.CUSTOMER_NOTICE,
+        pending.get(ReminderKind.CUSTOMER_NOTICE.value),
+        customer_notice_due(level.policy, incident.declared_at, incident.drill),
+        still_owed=lambda: not _told_customers(session, incident.id),
+    )
     window = pending.get(ReminderKind.MONITORING.value)
     if window is not None and incident.mitigated_at is not None:
         window.due_at = window.owed_at = resolvable_at(level.policy, incident.mitigated_at)
+
+
+def _retime(
+    session: Session,
+    now: datetime,
+    incident: models.Incident,
+    kind: ReminderKind,
+    pending: models.CommunicationReminder | None,
+    due: datetime | None,
+    *,
+    still_owed: Callable[[], bool],
+) -> None:
+    """Under a new severity: owe `kind` when nothing was pending and the new policy asks for it
+    (and `still_owed()`), cancel a reminder not yet sent when it no longer does, or move it.
+    One already sent (a later rung) keeps its ladder."""
+    if pending is None:
+        if due is not None and still_owed():
+            _add(session, incident, kind, max(due, now), now)
+    elif pending.stage == 0:
+        if due is None:
+            pending.status, pending.settled_at = CANCELED, now
+        else:
+            pending.due_at = pending.owed_at = due
 
 
 def _settle(
